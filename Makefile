@@ -1,0 +1,66 @@
+# Retail pipeline: `make demo` runs one date end to end; `make test` runs the tests.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON := $(BIN)/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup env servers db-init seed up down status logs demo test lint typecheck bench browser-deps clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the project with its dev tools
+
+env: ## Write .env from .env.example with fresh secrets (keeps an existing .env)
+	@$(PY) suite/envfile.py
+
+servers: setup ## Make sure PostgreSQL and Redis answer (reuse or start private ones)
+	@$(PYTHON) -m suite.servers
+
+db-init: setup env ## Apply database/init/NN_*.sql in order to DATABASE_URL
+	@$(BIN)/retail db-init
+
+seed: setup env ## Seed the retailers for a date range: make seed START=2024-01-15 END=2024-01-16
+	@$(BIN)/retailers seed --start $(START) --end $(or $(END),$(START))
+
+up: setup env ## Start the local stack (servers, S3, retailers, services) in the background
+	@$(BIN)/retail up
+
+down: ## Stop exactly what `make up` started
+	@test -x $(BIN)/retail && $(BIN)/retail down || true
+
+status: ## Show what runs
+	@$(BIN)/retail status
+
+logs: ## Follow every process's log, each line prefixed with its process
+	@$(BIN)/retail logs
+
+demo: setup env ## README command 1: bring the stack up and push one date through the suite
+	@$(BIN)/retail demo $(if $(DATE),--date $(DATE))
+
+browser-deps: ## Install Debian's chromium for the browser test (when missing)
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: setup servers browser-deps ## README command 2: the test suite on real PostgreSQL, Redis, S3, Celery
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: setup ## ruff on everything
+	$(BIN)/ruff check .
+
+typecheck: setup ## mypy on shared/ and services/
+	$(BIN)/mypy
+
+bench: setup servers ## The benchmarks (not part of CI): make bench LINES=1000000
+	$(PYTHON) -m bench.run $(if $(LINES),--lines $(LINES))
+
+clean: down ## Remove local data and logs (.data/)
+	rm -rf .data

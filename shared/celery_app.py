@@ -1,0 +1,64 @@
+"""The one Celery app: Redis broker and backend, one queue per service, at-least-once.
+
+Tasks are sent by name (`celery_app.send_task("transformation.load_partition", ...)`); no
+service imports another's tasks. Every task is safe to run twice, so messages are acked
+late and re-queued when a worker dies.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import setup_logging, task_prerun
+from kombu import Queue
+
+from shared.settings import get_settings
+
+QUEUES = ("ingestion", "transformation", "quality")
+
+
+def make_celery() -> Celery:
+    s = get_settings()
+    app = Celery("retail", broker=s.redis_url, backend=s.redis_url)
+    transport = {"visibility_timeout": s.task_visibility_timeout_seconds}
+    app.conf.update(
+        task_queues=[Queue(q) for q in QUEUES],
+        task_default_queue="ingestion",
+        # Route by the task name's prefix: "ingestion.x" runs on queue "ingestion".
+        task_routes=[lambda name, *a, **k: {"queue": name.split(".", 1)[0]}
+                     if name.split(".", 1)[0] in QUEUES else None],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options=transport,
+        result_backend_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=24 * 3600,
+        task_track_started=True,
+        timezone="UTC",
+        enable_utc=True,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+celery_app = make_celery()
+
+
+@setup_logging.connect
+def _configure_worker_logging(**_kwargs) -> None:
+    from shared.logging import configure_logging
+
+    configure_logging()
+
+
+@task_prerun.connect
+def _bind_run_id(task=None, kwargs=None, **_extra) -> None:
+    # Every task of a run takes run_id; bind it so each log line of the task carries it.
+    from shared.logging import _context
+
+    if kwargs:
+        ctx = {k: kwargs[k] for k in ("run_id", "retailer_id", "run_date") if k in kwargs}
+        _context.set({**ctx, "task": task.name if task else None})

@@ -1,0 +1,82 @@
+"""S3 access: a client factory for real S3 or a local S3-compatible server, and the layout."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from shared.settings import Settings, get_settings
+
+
+def make_s3_client(settings: Settings | None = None):
+    """Create a boto3 S3 client; an endpoint URL points it at a local server.
+
+    Args:
+        settings: defaults to the process settings.
+    Returns:
+        A botocore S3 client with retries in standard mode.
+    """
+    s = settings or get_settings()
+    return boto3.client(
+        "s3",
+        endpoint_url=s.s3_endpoint_url or None,
+        region_name=s.s3_region,
+        aws_access_key_id=s.s3_access_key_id,
+        aws_secret_access_key=s.s3_secret_access_key.get_secret_value(),
+        config=Config(retries={"max_attempts": 5, "mode": "standard"},
+                      max_pool_connections=20),
+    )
+
+
+@lru_cache
+def get_s3():
+    """The process-wide S3 client, with the bucket created if it is missing."""
+    client = make_s3_client()
+    ensure_bucket(client, get_settings().s3_bucket)
+    return client
+
+
+def ensure_bucket(client, bucket: str) -> None:
+    """Create `bucket` unless it exists already (safe to call from many processes)."""
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError:
+        try:
+            client.create_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou",
+                                                     "BucketAlreadyExists"):
+                raise
+
+
+# --- the lake layout (docs/architecture.md, "S3 layout") --------------------------------
+
+def _d(day: dt.date | str) -> str:
+    return day.isoformat() if isinstance(day, dt.date) else str(day)
+
+
+def object_prefix(kind: str, retailer_id: str, day: dt.date | str, run_id: str,
+                  entity: str | None = None) -> str:
+    """The folder of one run's objects: `bronze|silver` need an entity, `rejected` has none."""
+    if kind in ("bronze", "silver"):
+        if not entity:
+            raise ValueError(f"{kind} objects need an entity")
+        return f"{kind}/retailer={retailer_id}/entity={entity}/date={_d(day)}/run={run_id}/"
+    if kind == "rejected":
+        return f"rejected/retailer={retailer_id}/date={_d(day)}/run={run_id}/"
+    raise ValueError(f"unknown object kind {kind!r}")
+
+
+def part_key(kind: str, retailer_id: str, day: dt.date | str, run_id: str,
+             part: int = 0, entity: str | None = None) -> str:
+    """The key of one gzipped JSON-lines part: `.../part-00000.jsonl.gz`."""
+    return object_prefix(kind, retailer_id, day, run_id, entity) + f"part-{part:05d}.jsonl.gz"
+
+
+def manifest_key(retailer_id: str, day: dt.date | str, run_id: str) -> str:
+    """The manifest of one partition, written last as its commit marker."""
+    return f"manifests/retailer={retailer_id}/date={_d(day)}/run={run_id}.json"

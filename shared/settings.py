@@ -1,0 +1,243 @@
+"""Typed settings for the whole suite: one object, fed by the environment (and `.env`).
+
+Each concern has its own prefix (`INGESTION_`, `TRANSFORMATION_`, `QUALITY_`, `RETAILER_`,
+`RETAILER1_` ...); the core names that tools rely on (`DATABASE_URL`, `REDIS_URL`,
+`S3_ENDPOINT_URL`, `S3_BUCKET`, `PIPELINE_API_TOKEN`) have no prefix.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changethis", "change-me", "changeme", ""}
+
+
+# Tests set RETAIL_ENV_FILE="" so a developer's .env never leaks into them.
+ENV_FILE = os.environ.get("RETAIL_ENV_FILE", ".env") or None
+
+
+def _env(prefix: str = "") -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
+    )
+
+
+def _reject_placeholder(value: SecretStr | None, name: str) -> SecretStr | None:
+    if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+        raise ValueError(f"{name} is a placeholder; set a real secret (run `make env`)")
+    return value
+
+
+class Retailer1Settings(BaseSettings):
+    """retailer1: API key auth, offset pagination (the app and the ingestion client)."""
+
+    model_config = _env("RETAILER1_")
+    url: str = "http://127.0.0.1:5001"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/retailer1"
+    api_key: SecretStr
+
+    _check = field_validator("api_key")(lambda v: _reject_placeholder(v, "RETAILER1_API_KEY"))
+
+
+class Retailer2Settings(BaseSettings):
+    """retailer2: HTTP Basic auth, cursor pagination."""
+
+    model_config = _env("RETAILER2_")
+    url: str = "http://127.0.0.1:5002"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/retailer2"
+    username: str = "pipeline"
+    password: SecretStr
+
+    _check = field_validator("password")(lambda v: _reject_placeholder(v, "RETAILER2_PASSWORD"))
+
+
+class Retailer3Settings(BaseSettings):
+    """retailer3: OAuth2 client credentials, page-number pagination."""
+
+    model_config = _env("RETAILER3_")
+    url: str = "http://127.0.0.1:5003"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/retailer3"
+    client_id: str = "pipeline"
+    client_secret: SecretStr
+    token_signing_key: SecretStr
+
+    _check = field_validator("client_secret", "token_signing_key")(
+        lambda v: _reject_placeholder(v, "RETAILER3 secret")
+    )
+
+
+class RetailerCommonSettings(BaseSettings):
+    """What the three simulated retailers share: generator volume, faults and chaos."""
+
+    model_config = _env("RETAILER_")
+    admin_token: SecretStr
+    seed: int = 42
+    orders_per_day: int = 400
+    products: int = 400
+    customers: int = 3000
+    stores: int = 12
+    fault_rate: float = Field(0.01, ge=0, le=0.5)
+    price_change_rate: float = Field(0.02, ge=0, le=1)
+    max_page_size: int = 5000
+    token_ttl_seconds: int = 300
+    error_rate: float = Field(0.0, ge=0, le=1)
+    throttle_rate: float = Field(0.0, ge=0, le=1)
+    retry_after_seconds: int = 1
+    slow_rate: float = Field(0.0, ge=0, le=1)
+    slow_seconds: float = 2.0
+    workers: int = 2
+
+    _check = field_validator("admin_token")(lambda v: _reject_placeholder(v, "RETAILER_ADMIN_TOKEN"))
+
+
+class IngestionSettings(BaseSettings):
+    """The ingestion service (API on 8001, workers on queue `ingestion`)."""
+
+    model_config = _env("INGESTION_")
+    host: str = "127.0.0.1"
+    port: int = 8001
+    max_backfill_days: int = Field(31, ge=1)
+    backfill_parallelism: int = Field(2, ge=1)
+    page_size: int = Field(2000, ge=1, le=5000)
+    http_timeout_seconds: float = 30.0
+    retry_budget_seconds: float = 120.0
+    retry_max_attempts: int = 8
+    retry_base_delay_seconds: float = 0.2
+    retry_max_delay_seconds: float = 10.0
+    token_refresh_margin_seconds: float = 30.0
+    gzip_level: int = Field(1, ge=0, le=9)
+    part_max_bytes: int = 64 * 1024 * 1024
+    worker_concurrency: int = 3
+
+
+class TransformationSettings(BaseSettings):
+    """The transformation service (replay API on 8002, workers on queue `transformation`)."""
+
+    model_config = _env("TRANSFORMATION_")
+    host: str = "127.0.0.1"
+    port: int = 8002
+    worker_concurrency: int = 2
+    work_mem: str = "256MB"
+    temp_buffers: str = "256MB"
+
+
+class QualitySettings(BaseSettings):
+    """The quality service (API and page on 8003, workers on queue `quality`)."""
+
+    model_config = _env("QUALITY_")
+    host: str = "127.0.0.1"
+    port: int = 8003
+    # Day D counts as complete once it has succeeded by D+1 at this UTC time.
+    freshness_deadline_hour_utc: int = Field(6, ge=0, le=23)
+    freshness_grace_days: int = 1
+    rejected_share_warn: float = 0.05
+    rejected_share_fail: float = 0.2
+    volume_weeks: int = 4
+    volume_tolerance: float = 0.5
+    sample_size: int = 10
+    worker_concurrency: int = 1
+
+
+class Settings(BaseSettings):
+    """The one settings object. Sub-settings read their own prefixed variables."""
+
+    model_config = _env()
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/retail_analytics"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    s3_endpoint_url: str | None = "http://127.0.0.1:9000"
+    s3_bucket: str = "retail-lake"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = "local"
+    s3_secret_access_key: SecretStr = SecretStr("local-secret")
+    pipeline_api_token: SecretStr
+    bi_reader_password: SecretStr | None = None
+    log_format: Literal["json", "console"] = "console"
+    log_level: str = "INFO"
+    # One number for "how long may a task be invisible/unacknowledged": Redis' visibility
+    # timeout and the ops lease both derive from it, so a lease never runs out before
+    # Redis would re-deliver, nor the other way round.
+    task_visibility_timeout_seconds: int = 3600
+    step_lease_seconds: int = 900
+    step_max_attempts: int = Field(3, ge=1)
+    sweeper_interval_seconds: int = 60
+    schedule_hour_utc: int = Field(2, ge=0, le=23)
+    schedule_minute: int = Field(0, ge=0, le=59)
+    flower_port: int = 5555
+
+    retailer: RetailerCommonSettings = Field(default_factory=RetailerCommonSettings)
+    retailer1: Retailer1Settings = Field(default_factory=Retailer1Settings)
+    retailer2: Retailer2Settings = Field(default_factory=Retailer2Settings)
+    retailer3: Retailer3Settings = Field(default_factory=Retailer3Settings)
+    ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    transformation: TransformationSettings = Field(default_factory=TransformationSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+
+    _check = field_validator("pipeline_api_token")(
+        lambda v: _reject_placeholder(v, "PIPELINE_API_TOKEN")
+    )
+
+    @property
+    def retailer_ids(self) -> tuple[str, ...]:
+        return RETAILER_IDS
+
+
+RETAILER_IDS: tuple[str, ...] = ("retailer1", "retailer2", "retailer3")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, built once. Tests call `get_settings.cache_clear()`."""
+    return Settings()
+
+
+def settings_errors() -> list[str]:
+    """Every missing or invalid variable, named as in the environment (`RETAILER1_API_KEY`)."""
+    from pydantic import ValidationError
+
+    problems: list[str] = []
+    classes: list[type[BaseSettings]] = [
+        f.default_factory  # type: ignore[misc]
+        for f in Settings.model_fields.values() if f.default_factory is not None
+    ]
+    for cls in [*classes, Settings]:
+        prefix = cls.model_config.get("env_prefix", "")
+        try:
+            if cls is Settings:
+                # the sub-settings were checked above; check the core fields alone
+                Settings(**{name: f.default_factory.model_construct()  # type: ignore[union-attr]
+                            for name, f in Settings.model_fields.items()
+                            if f.default_factory is not None})
+            else:
+                cls()
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = err["loc"]
+                if cls is Settings and loc and loc[0] in Settings.model_fields and \
+                        Settings.model_fields[str(loc[0])].default_factory is not None:
+                    continue
+                name = (prefix + "_".join(str(p) for p in loc)).upper()
+                problems.append(f"{name}: {err['msg']}")
+    return problems
+
+
+def load_settings_or_exit() -> Settings:
+    """Build settings at a process start; on a missing or placeholder secret, exit clearly."""
+    import sys
+
+    try:
+        return get_settings()
+    except Exception:  # noqa: BLE001 - turned into a readable message below
+        problems = settings_errors() or ["settings could not be built"]
+        sys.stderr.write(
+            "configuration error: the service cannot start.\n"
+            + "".join(f"  {p}\n" for p in problems)
+            + "Set them in the environment or in .env (`make env` writes one; "
+            "see .env.example).\n"
+        )
+        raise SystemExit(2) from None

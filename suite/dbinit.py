@@ -1,0 +1,65 @@
+"""Apply `database/init/NN_*.sql` in order to a database, creating the database if needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg2
+from psycopg2 import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+INIT_DIR = ROOT / "database" / "init"
+
+
+def _admin_url(url: str) -> tuple[str, str]:
+    parts = urlparse(url)
+    dbname = parts.path.lstrip("/")
+    return urlunparse(parts._replace(path="/postgres")), dbname
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg2://", "postgresql://")
+
+
+def create_database(url: str, *, drop: bool = False) -> None:
+    """Create the database named in `url` (dropping it first when `drop`)."""
+    admin, dbname = _admin_url(_dsn(url))
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            if drop:
+                cur.execute(sql.SQL("drop database if exists {} with (force)")
+                            .format(sql.Identifier(dbname)))
+            cur.execute("select 1 from pg_database where datname = %s", (dbname,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
+    finally:
+        conn.close()
+
+
+def init_files(directory: Path = INIT_DIR) -> list[Path]:
+    return sorted(directory.glob("[0-9][0-9]_*.sql"))
+
+
+def apply_sql(url: str, files: list[Path] | None = None) -> list[str]:
+    """Run each init file in its own transaction, in order. Returns the names applied."""
+    conn = psycopg2.connect(_dsn(url), application_name="db-init")
+    applied = []
+    try:
+        for path in files or init_files():
+            with conn, conn.cursor() as cur:
+                # A lock so two processes initialising at once do not race on "if not exists".
+                cur.execute("select pg_advisory_xact_lock(424242)")
+                cur.execute(path.read_text())
+            applied.append(path.name)
+    finally:
+        conn.close()
+    return applied
+
+
+def init_warehouse(url: str, *, drop: bool = False) -> list[str]:
+    """Create (or recreate) the warehouse database and apply every init file."""
+    create_database(url, drop=drop)
+    return apply_sql(url)
