@@ -57,8 +57,7 @@ def _configure_worker_logging(**_kwargs) -> None:
 @task_prerun.connect
 def _bind_run_id(task=None, kwargs=None, **_extra) -> None:
     # Every task of a run takes run_id; bind it so each log line of the task carries it.
-    from shared.logging import _context
+    from shared.logging import set_context
 
-    if kwargs:
-        ctx = {k: kwargs[k] for k in ("run_id", "retailer_id", "run_date") if k in kwargs}
-        _context.set({**ctx, "task": task.name if task else None})
+    ctx = {k: (kwargs or {}).get(k) for k in ("run_id", "retailer_id", "run_date")}
+    set_context(**ctx, task=task.name if task else None)

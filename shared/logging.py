@@ -17,16 +17,26 @@ from typing import Any
 
 import orjson
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
-    "log_context", default={}
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "log_context", default=None
 )
+
+
+def _current() -> dict[str, Any]:
+    return _context.get() or {}
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+def set_context(**values: Any) -> None:
+    """Replace the bound values for the rest of this context (a Celery task's start)."""
+    _context.set({k: v for k, v in values.items() if v is not None})
 
 
 @contextmanager
 def bind(**values: Any) -> Iterator[None]:
     """Attach `values` (e.g. run_id, retailer_id) to every log line inside the block."""
-    token = _context.set({**_context.get(), **{k: v for k, v in values.items() if v is not None}})
+    fresh = {k: v for k, v in values.items() if v is not None}
+    token = _context.set({**_current(), **fresh})
     try:
         yield
     finally:
@@ -35,25 +45,27 @@ def bind(**values: Any) -> Iterator[None]:
 
 def bound() -> dict[str, Any]:
     """The values bound in the current context."""
-    return dict(_context.get())
+    return dict(_current())
 
 
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in _context.get().items():
+        for key, value in _current().items():
             if not hasattr(record, key):
                 setattr(record, key, value)
         return True
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+    return {k: v for k, v in record.__dict__.items()
+            if k not in _STANDARD and not k.startswith("_")}
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
-            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

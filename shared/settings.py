@@ -92,7 +92,8 @@ class RetailerCommonSettings(BaseSettings):
     slow_seconds: float = 2.0
     workers: int = 2
 
-    _check = field_validator("admin_token")(lambda v: _reject_placeholder(v, "RETAILER_ADMIN_TOKEN"))
+    _check = field_validator("admin_token")(
+        lambda v: _reject_placeholder(v, "RETAILER_ADMIN_TOKEN"))
 
 
 class IngestionSettings(BaseSettings):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob
 import shutil
 import subprocess
-from pathlib import Path
 
 from suite.processes import ROOT, ManagedProcess, port_open
 

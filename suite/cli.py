@@ -1,0 +1,138 @@
+"""`retail`: the operator's command line for the local suite."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.settings import load_settings_or_exit
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Run the retail pipeline locally: stack, runs, replays, demo.")
+console = Console()
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _retailers(value: str | None) -> list[str] | None:
+    return [r.strip() for r in value.split(",") if r.strip()] if value else None
+
+
+@app.command("db-init")
+def db_init() -> None:
+    """Apply database/init/NN_*.sql in order to DATABASE_URL (safe to run twice)."""
+    from suite.dbinit import init_warehouse
+
+    s = load_settings_or_exit()
+    for name in init_warehouse(s.database_url):
+        console.print(f"applied {name}")
+
+
+@app.command()
+def up() -> None:
+    """Start the local stack in the background and print where each process is."""
+    from suite import stack
+
+    s = load_settings_or_exit()
+    results = stack.up(s, echo=console.print)
+    table = Table("process", "state", "where")
+    for svc, state in results:
+        table.add_row(svc.name, state, svc.url or "")
+    console.print(table)
+    console.print("logs: .data/logs/ (follow them all with `make logs`); stop with `make down`")
+
+
+@app.command()
+def down() -> None:
+    """Stop exactly what `up` started."""
+    from suite import stack
+
+    if not stack.down(echo=console.print):
+        console.print("nothing of ours was running")
+
+
+@app.command()
+def status() -> None:
+    """Show which processes of the stack run."""
+    from suite import stack
+
+    table = Table("process", "state", "where")
+    for row in stack.status(load_settings_or_exit()):
+        table.add_row(*row)
+    console.print(table)
+
+
+@app.command()
+def logs(names: list[str] = typer.Argument(None, help="only these processes")) -> None:
+    """Follow the logs of every process, each line prefixed with its process."""
+    from suite import stack
+
+    stack.follow_logs(names or None)
+
+
+@app.command()
+def run(date: str = typer.Option(None, help="one date, YYYY-MM-DD"),
+        start: str = typer.Option(None, help="first date of a backfill"),
+        end: str = typer.Option(None, help="last date of a backfill"),
+        retailers: str = typer.Option(None, help="comma-separated retailer ids"),
+        wait: bool = typer.Option(True, help="show progress until the runs end")) -> None:
+    """Run a date (or a range) through the suite, as POST /runs does, with a progress bar."""
+    from services.ingestion.cli import run_dates
+
+    load_settings_or_exit()
+    if not date and not (start and end):
+        raise typer.BadParameter("give --date, or --start and --end")
+    statuses = run_dates(date=_date(date), start=_date(start), end=_date(end),
+                         retailers=_retailers(retailers), wait=wait)
+    if wait and any(st not in ("succeeded", "succeeded_with_warnings")
+                    for st in _as_list(statuses)):
+        raise typer.Exit(1)
+
+
+def _as_list(statuses) -> list[str]:
+    if isinstance(statuses, dict):
+        return [str(v) for v in statuses.values()]
+    if isinstance(statuses, list | tuple):
+        return [str(v) for v in statuses]
+    return [str(statuses)]
+
+
+@app.command()
+def replay(date: str = typer.Option(..., help="the date to re-transform"),
+           retailers: str = typer.Option(None, help="comma-separated retailer ids"),
+           wait: bool = typer.Option(True)) -> None:
+    """Re-transform a date from its stored silver objects, without asking the retailers."""
+    from services.transformation.cli import replay as replay_date
+
+    load_settings_or_exit()
+    replay_date(_date(date), retailers=_retailers(retailers), wait=wait)
+
+
+@app.command()
+def demo(date: str = typer.Option(None, help="the day to run (default: yesterday, UTC)"),
+         orders_per_day: int = typer.Option(None, help="orders per retailer for the day")) -> None:
+    """Bring the stack up, seed a day at the three retailers, run it, print a summary."""
+    from suite.demo import run_demo
+
+    s = load_settings_or_exit()
+    ok = run_demo(s, _date(date), orders_per_day=orders_per_day, console=console)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""The local stack without Docker: `retail up`, `down`, `status`, `logs`.
+
+`up` reuses PostgreSQL and Redis when they answer (else starts private ones under `.data/`),
+starts the S3 server, the retailers and every service process that exists, waits for each
+health check and prints where each one is. Every process it starts is recorded in
+`.data/run/<name>.pid`, so `down` stops exactly those and nothing it found running.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.settings import Settings
+from suite import servers
+from suite.processes import ROOT, ManagedProcess, port_open, stop_group
+
+RUN_DIR = ROOT / ".data" / "run"
+LOG_DIR = ROOT / ".data" / "logs"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    module: str            # the process exists once this module does
+    cmd: tuple[str, ...]
+    port: int | None = None
+    health_path: str | None = None
+    url: str | None = None  # what a person opens
+
+    def process(self) -> ManagedProcess:
+        health_url = f"http://127.0.0.1:{self.port}{self.health_path}" if self.health_path else None
+        return ManagedProcess(self.name, self.cmd, port=self.port, health_url=health_url,
+                              log_dir=LOG_DIR)
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/")[0])
+
+
+def _celery_worker(service: str, concurrency: int) -> tuple[str, ...]:
+    return ("celery", "-A", f"services.{service}.tasks:celery_app", "worker", "-Q", service,
+            "-c", str(concurrency), "-n", f"{service}@%h", "--without-gossip",
+            "--without-mingle", "-l", "INFO")
+
+
+def services(s: Settings) -> list[Service]:
+    """Every process of the suite, in start order."""
+    out = [Service("s3", "moto", ("moto_server", "-H", "127.0.0.1", "-p",
+                                  str(_port(s.s3_endpoint_url or "http://x:9000"))),
+                   port=_port(s.s3_endpoint_url or "http://x:9000"),
+                   url=s.s3_endpoint_url)]
+    for rid in s.retailer_ids:
+        conf = getattr(s, rid)
+        port = _port(conf.url)
+        out.append(Service(
+            rid, "retailers.wsgi",
+            ("gunicorn", "-w", str(s.retailer.workers), "-k", "gthread", "--threads", "4",
+             "-b", f"127.0.0.1:{port}", "--access-logfile", "-",
+             f'retailers.wsgi:create_app("{rid}")'),
+            port=port, health_path="/health", url=conf.url))
+    apis = [("ingestion", s.ingestion.port, "/docs"), ("transformation", s.transformation.port,
+                                                       "/docs"),
+            ("quality", s.quality.port, "/")]
+    for name, port, page in apis:
+        out.append(Service(
+            f"{name}-api", f"services.{name}.api",
+            ("uvicorn", f"services.{name}.api:app", "--host", "127.0.0.1", "--port", str(port),
+             "--no-access-log"),
+            port=port, health_path="/livez", url=f"http://127.0.0.1:{port}{page}"))
+    out += [
+        Service("ingestion-worker", "services.ingestion.tasks",
+                _celery_worker("ingestion", s.ingestion.worker_concurrency)),
+        Service("transformation-worker", "services.transformation.tasks",
+                _celery_worker("transformation", s.transformation.worker_concurrency)),
+        Service("quality-worker", "services.quality.tasks",
+                _celery_worker("quality", s.quality.worker_concurrency)),
+        Service("beat", "services.ingestion.schedule",
+                ("celery", "-A", "services.ingestion.schedule:celery_app", "beat", "-s",
+                 str(ROOT / ".data" / "celerybeat-schedule"), "-l", "INFO")),
+        Service("flower", "flower",
+                ("celery", "-A", "shared.celery_app:celery_app", "flower",
+                 f"--port={s.flower_port}", "--address=127.0.0.1"),
+                port=s.flower_port, url=f"http://127.0.0.1:{s.flower_port}"),
+    ]
+    return [svc for svc in out if _exists(svc.module)]
+
+
+def _exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _pidfile(name: str) -> Path:
+    return RUN_DIR / f"{name}.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def running_pid(name: str) -> int | None:
+    path = _pidfile(name)
+    if not path.exists():
+        return None
+    pid = int(path.read_text().strip() or 0)
+    return pid if pid and _alive(pid) else None
+
+
+def prepare_databases(s: Settings) -> None:
+    """The warehouse schema, and each retailer's own database and schema."""
+    from suite.dbinit import init_warehouse
+
+    init_warehouse(s.database_url)
+    if _exists("retailers.db"):
+        from retailers.db import init_db
+
+        for rid in s.retailer_ids:
+            init_db(rid, getattr(s, rid).database_url)
+
+
+def up(s: Settings, *, echo=print) -> list[tuple[Service, str]]:
+    """Start what is not running; returns each service with 'started' or 'running'."""
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    echo(f"postgres  {servers.ensure_postgres()} on 127.0.0.1:5432")
+    how, redis = servers.ensure_redis()
+    if redis is not None and redis.proc is not None:
+        _pidfile("redis").write_text(str(redis.proc.pid))
+    echo(f"redis     {how} on 127.0.0.1:6379")
+    prepare_databases(s)
+    results: list[tuple[Service, str]] = []
+    pending: list[tuple[Service, ManagedProcess]] = []
+    for svc in services(s):
+        if running_pid(svc.name):
+            results.append((svc, "running"))
+            continue
+        if svc.port and port_open(svc.port):
+            raise RuntimeError(f"port {svc.port} for {svc.name} is taken by another process; "
+                               "stop it or change the port in .env")
+        proc = svc.process().start()
+        assert proc.proc is not None
+        _pidfile(svc.name).write_text(str(proc.proc.pid))
+        pending.append((svc, proc))
+        if svc.name == "s3":  # everything after it may create the bucket at start
+            proc.wait_healthy(60)
+    for svc, proc in pending:
+        try:
+            proc.wait_healthy(90)
+        except (RuntimeError, TimeoutError) as exc:
+            echo(f"{svc.name} failed to start:\n{exc}")
+            raise
+        results.append((svc, "started"))
+    return results
+
+
+def down(*, echo=print) -> list[str]:
+    """Stop every process `up` started (and a private PostgreSQL), nothing else."""
+    stopped = []
+    if RUN_DIR.exists():
+        for path in sorted(RUN_DIR.glob("*.pid")):
+            pid = int(path.read_text().strip() or 0)
+            if pid and _alive(pid):
+                stop_group(pid)
+                stopped.append(path.stem)
+            path.unlink(missing_ok=True)
+    if servers.stop_postgres():
+        stopped.append("postgres")
+    for name in stopped:
+        echo(f"stopped {name}")
+    return stopped
+
+
+def status(s: Settings) -> list[tuple[str, str, str]]:
+    """(name, state, where) for every process of the stack."""
+    rows = []
+    for svc in services(s):
+        pid = running_pid(svc.name)
+        if pid is None:
+            state = "stopped"
+        else:
+            healthy = svc.process().is_healthy() if (svc.port or svc.health_path) else True
+            state = f"running (pid {pid})" + ("" if healthy else ", not healthy")
+        rows.append((svc.name, state, svc.url or ""))
+    return rows
+
+
+def follow_logs(names: list[str] | None = None) -> None:
+    """Print new lines of every log, prefixed with the process name, until interrupted."""
+    colors = ["36", "32", "33", "35", "34", "31", "96", "92", "93", "95"]
+    files: dict[str, object] = {}
+    try:
+        while True:
+            for path in sorted(LOG_DIR.glob("*.log")):
+                name = path.stem
+                if names and name not in names:
+                    continue
+                if name not in files:
+                    fh = open(path, errors="replace")  # noqa: SIM115 - kept open while following
+                    fh.seek(0, os.SEEK_END)
+                    files[name] = fh
+            idle = True
+            for i, (name, fh) in enumerate(sorted(files.items())):
+                for line in fh.readlines():  # type: ignore[attr-defined]
+                    idle = False
+                    sys.stdout.write(f"\033[{colors[i % len(colors)]}m{name:>22} |\033[0m {line}")
+            sys.stdout.flush()
+            if idle:
+                time.sleep(0.3)
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,105 @@
+"""The run/step state machine in shared/ops.py, on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+from sqlalchemy import text
+
+from shared import ops
+
+DAY = dt.date(2024, 4, 2)
+RETAILERS = ["retailer1", "retailer2"]
+
+
+def _ref(run_id, step, retailer):
+    return ops.StepRef(run_id, step, retailer, DAY)
+
+
+def _status(engine, run_id, step, retailer):
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "select status, attempts from ops.run_step where run_id = :r and step = :s "
+            "and retailer_id = :ret"), {"r": run_id, "s": step, "ret": retailer}).one()
+
+
+def test_a_run_gets_every_step(clean_warehouse):
+    with clean_warehouse.begin() as conn:
+        run_id = ops.create_run(conn, DAY, RETAILERS)
+        steps = conn.execute(text("select step, retailer_id, status from ops.run_step "
+                                  "where run_id = :r order by 1, 2"), {"r": run_id}).all()
+    assert steps == [("ingest", "retailer1", "pending"), ("ingest", "retailer2", "pending"),
+                     ("quality", "*", "pending"), ("transform", "retailer1", "pending"),
+                     ("transform", "retailer2", "pending")]
+
+
+def test_a_finished_step_is_not_claimed_again(clean_warehouse):
+    with clean_warehouse.begin() as conn:
+        run_id = ops.create_run(conn, DAY, RETAILERS)
+        ref = _ref(run_id, "ingest", "retailer1")
+        assert ops.claim_step(conn, ref, lease_seconds=60)
+        ops.complete_step(conn, ref, {"order_lines": {"received": 3}})
+        assert not ops.claim_step(conn, ref, lease_seconds=60)  # a duplicate delivery
+    assert _status(clean_warehouse, run_id, "ingest", "retailer1") == ("succeeded", 1)
+
+
+def test_failures_retry_then_dead_letter(clean_warehouse):
+    with clean_warehouse.begin() as conn:
+        run_id = ops.create_run(conn, DAY, RETAILERS, max_attempts=2)
+        ref = _ref(run_id, "transform", "retailer1")
+        ops.claim_step(conn, ref, lease_seconds=60)
+        assert ops.fail_step(conn, ref, "boom 1") == "pending"
+        ops.claim_step(conn, ref, lease_seconds=60)
+        assert ops.fail_step(conn, ref, "boom 2") == "dead"
+        assert ops.failed_partitions(conn, run_id)[0]["error"] == "boom 2"
+        other = _ref(run_id, "ingest", "retailer2")
+        ops.claim_step(conn, other, lease_seconds=60)
+        assert ops.fail_step(conn, other, "budget spent", retryable=False) == "failed"
+
+
+def test_hand_over_to_quality_happens_exactly_once_under_concurrency(clean_warehouse):
+    with clean_warehouse.begin() as conn:
+        run_id = ops.create_run(conn, DAY, RETAILERS)
+        for step in ("ingest", "transform"):
+            for r in RETAILERS:
+                ops.claim_step(conn, _ref(run_id, step, r), lease_seconds=60)
+                ops.complete_step(conn, _ref(run_id, step, r), {})
+    got: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def finisher():
+        barrier.wait()
+        with clean_warehouse.begin() as conn:
+            got.append(ops.hand_over_to_quality(conn, run_id))
+
+    threads = [threading.Thread(target=finisher) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    refs = [g for g in got if g is not None]
+    assert len(refs) == 1 and refs[0].step == "quality"
+    assert _status(clean_warehouse, run_id, "quality", "*")[0] == "queued"
+
+
+def test_no_hand_over_while_a_partition_is_open(clean_warehouse):
+    with clean_warehouse.begin() as conn:
+        run_id = ops.create_run(conn, DAY, RETAILERS)
+        ops.claim_step(conn, _ref(run_id, "ingest", "retailer1"), lease_seconds=60)
+        assert ops.hand_over_to_quality(conn, run_id) is None
+
+
+def test_sweeper_resends_expired_leases_and_dead_letters_exhausted_steps(clean_warehouse):
+    with clean_warehouse.begin() as conn:
+        run_id = ops.create_run(conn, DAY, RETAILERS, max_attempts=2)
+        a, b = _ref(run_id, "ingest", "retailer1"), _ref(run_id, "ingest", "retailer2")
+        ops.claim_step(conn, a, lease_seconds=0)
+        ops.claim_step(conn, b, lease_seconds=0)
+        ops.claim_step(conn, b, lease_seconds=0)  # second attempt: none left after this
+        conn.execute(text("update ops.run_step set lease_expires_at = now() - interval '1s' "
+                          "where run_id = :r"), {"r": run_id})
+        refs = ops.sweep(conn, stale_queued_seconds=600)
+    assert [(r.step, r.retailer_id) for r in refs] == [("ingest", "retailer1")]
+    assert _status(clean_warehouse, run_id, "ingest", "retailer1")[0] == "queued"
+    assert _status(clean_warehouse, run_id, "ingest", "retailer2")[0] == "dead"
