@@ -29,13 +29,23 @@ def _retailers(value: str | None) -> list[str] | None:
 
 
 @app.command("db-init")
-def db_init() -> None:
+def db_init(retailers: bool = typer.Option(
+        False, "--retailers", help="also create each retailer's own database and schema")
+) -> None:
     """Apply database/init/NN_*.sql in order to DATABASE_URL (safe to run twice)."""
-    from suite.dbinit import init_warehouse
+    from suite.dbinit import init_warehouse, set_role_password
 
     s = load_settings_or_exit()
     for name in init_warehouse(s.database_url):
         console.print(f"applied {name}")
+    if s.bi_reader_password is not None:
+        set_role_password(s.database_url, "bi_reader", s.bi_reader_password.get_secret_value())
+        console.print("bi_reader password set")
+    if retailers:
+        from suite.stack import prepare_retailer_databases
+
+        prepare_retailer_databases(s)
+        console.print("retailer databases ready")
 
 
 @app.command()

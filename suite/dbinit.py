@@ -63,3 +63,14 @@ def init_warehouse(url: str, *, drop: bool = False) -> list[str]:
     """Create (or recreate) the warehouse database and apply every init file."""
     create_database(url, drop=drop)
     return apply_sql(url)
+
+
+def set_role_password(url: str, role: str, password: str) -> None:
+    """Give a login role its password (containers; local servers use trust auth)."""
+    conn = psycopg2.connect(_dsn(url), application_name="db-init")
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("alter role {} password %s").format(sql.Identifier(role)),
+                        (password,))
+    finally:
+        conn.close()

@@ -122,6 +122,10 @@ def prepare_databases(s: Settings) -> None:
     from suite.dbinit import init_warehouse
 
     init_warehouse(s.database_url)
+    prepare_retailer_databases(s)
+
+
+def prepare_retailer_databases(s: Settings) -> None:
     if _exists("retailers.db"):
         from retailers.db import init_db
 
