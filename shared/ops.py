@@ -124,13 +124,17 @@ def send_steps(steps: Iterable[StepRef], celery_app=None) -> None:
 
 def claim_step(conn: Connection, ref: StepRef, *, lease_seconds: int,
                task_id: str | None = None) -> bool:
-    """Take the lease on a step. False when it already ended (a duplicate delivery)."""
+    """Take the lease on a step. False when it ended already or a live worker holds it
+    (a duplicate delivery): the caller then does nothing."""
     row = conn.execute(
         text("update ops.run_step set status = 'running', attempts = attempts + 1, "
              "lease_expires_at = now() + make_interval(secs => :lease), task_id = :t, "
              "started_at = now(), finished_at = null, updated_at = now() "
              "where run_id = :r and step = :s and retailer_id = :ret "
-             "and status not in ('succeeded', 'failed', 'dead', 'skipped') "
+             "and (status in ('pending', 'queued') "
+             # A running step is taken over only by a redelivery of the same message
+             # (its worker died) or once its lease has run out; never from a live worker.
+             "     or (status = 'running' and (task_id = :t or lease_expires_at < now()))) "
              "returning attempts"),
         {"lease": lease_seconds, "t": task_id, "r": ref.run_id, "s": ref.step,
          "ret": ref.retailer_id},
@@ -284,4 +288,10 @@ def sweep(conn: Connection, *, stale_queued_seconds: int) -> list[StepRef]:
         ref = hand_over_to_quality(conn, run_id)
         if ref:
             refs.append(ref)
+    # A run whose verdict step itself is dead can never get a verdict: it has failed.
+    conn.execute(
+        text("update ops.run r set status = 'failed', finished_at = now(), updated_at = now(), "
+             "error = 'quality step dead: ' || coalesce(s.error, 'no verdict') "
+             "from ops.run_step s where s.run_id = r.run_id and s.step = 'quality' "
+             "and s.status in ('dead', 'failed') and r.status in ('queued', 'running')"))
     return refs

@@ -95,11 +95,39 @@ def test_sweeper_resends_expired_leases_and_dead_letters_exhausted_steps(clean_w
         run_id = ops.create_run(conn, DAY, RETAILERS, max_attempts=2)
         a, b = _ref(run_id, "ingest", "retailer1"), _ref(run_id, "ingest", "retailer2")
         ops.claim_step(conn, a, lease_seconds=0)
-        ops.claim_step(conn, b, lease_seconds=0)
-        ops.claim_step(conn, b, lease_seconds=0)  # second attempt: none left after this
+        ops.claim_step(conn, b, lease_seconds=0, task_id="first")
+        ops.claim_step(conn, b, lease_seconds=0, task_id="first")  # a redelivery: 2nd attempt
         conn.execute(text("update ops.run_step set lease_expires_at = now() - interval '1s' "
                           "where run_id = :r"), {"r": run_id})
         refs = ops.sweep(conn, stale_queued_seconds=600)
     assert [(r.step, r.retailer_id) for r in refs] == [("ingest", "retailer1")]
     assert _status(clean_warehouse, run_id, "ingest", "retailer1")[0] == "queued"
     assert _status(clean_warehouse, run_id, "ingest", "retailer2")[0] == "dead"
+
+
+def test_a_live_lease_is_not_stolen_but_a_redelivery_or_an_expired_lease_is(clean_warehouse):
+    with clean_warehouse.begin() as conn:
+        run_id = ops.create_run(conn, DAY, RETAILERS)
+        ref = _ref(run_id, "ingest", "retailer1")
+        assert ops.claim_step(conn, ref, lease_seconds=60, task_id="t-1")
+        assert not ops.claim_step(conn, ref, lease_seconds=60, task_id="t-2")  # re-sent copy
+        assert ops.claim_step(conn, ref, lease_seconds=60, task_id="t-1")  # redelivery
+        conn.execute(text("update ops.run_step set lease_expires_at = now() - interval '1s' "
+                          "where run_id = :r"), {"r": run_id})
+        assert ops.claim_step(conn, ref, lease_seconds=60, task_id="t-3")  # lease ran out
+
+
+def test_a_run_whose_quality_step_is_dead_ends_failed(clean_warehouse):
+    with clean_warehouse.begin() as conn:
+        run_id = ops.create_run(conn, DAY, ["retailer1"], max_attempts=1)
+        for step in ("ingest", "transform"):
+            ops.claim_step(conn, _ref(run_id, step, "retailer1"), lease_seconds=60)
+            ops.complete_step(conn, _ref(run_id, step, "retailer1"), {})
+        quality = ops.hand_over_to_quality(conn, run_id)
+        ops.claim_step(conn, quality, lease_seconds=0)
+        conn.execute(text("update ops.run_step set lease_expires_at = now() - interval '1s' "
+                          "where run_id = :r and step = 'quality'"), {"r": run_id})
+        assert ops.sweep(conn, stale_queued_seconds=600) == []
+        status = conn.execute(text("select status from ops.run where run_id = :r"),
+                              {"r": run_id}).scalar_one()
+    assert status == "failed"
