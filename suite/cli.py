@@ -129,6 +129,17 @@ def replay(date: str = typer.Option(..., help="the date to re-transform"),
 
 
 @app.command()
+def sweep() -> None:
+    """Re-send steps whose worker vanished; dead-letter those out of attempts."""
+    from services.ingestion.sweeper import sweep_once
+
+    refs = sweep_once(load_settings_or_exit())
+    for ref in refs:
+        console.print(f"re-sent {ref.step} {ref.retailer_id} of run {ref.run_id}")
+    console.print(f"{len(refs)} step(s) re-sent")
+
+
+@app.command()
 def demo(date: str = typer.Option(None, help="the day to run (default: yesterday, UTC)"),
          orders_per_day: int = typer.Option(None, help="orders per retailer for the day")) -> None:
     """Bring the stack up, seed a day at the three retailers, run it, print a summary."""
