@@ -6,16 +6,21 @@ lines, one object per line, with these fields and nothing else. Conventions:
 - timestamps are ISO 8601 strings in UTC with a `Z` suffix;
 - money is a decimal string with two places (`"12.99"`) next to its ISO `currency`;
 - statuses and event types come from ORDER_STATUSES.
+
+The value helpers below raise InvalidRecord with a RejectReason, so a connector maps a
+retailer's record field by field and whatever cannot be read is rejected with its reason.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 
 ORDER_STATUSES = ("created", "paid", "shipped", "delivered", "canceled", "refunded")
 EVENT_TYPES = ("paid", "shipped", "delivered", "canceled", "refunded")
+CHANNELS = ("store", "web", "app", "marketplace")
 
 # Entities, in the order transformation applies them.
 ENTITIES: dict[str, tuple[str, ...]] = {
@@ -52,6 +57,10 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "order_events": ("retailer_id", "order_id", "event_type", "occurred_at"),
 }
 
+# One line of a rejected object (docs/contracts.md, "S3 objects").
+REJECTED_FIELDS = ("entity", "reason", "detail", "field", "record_key", "amount", "currency",
+                   "record")
+
 
 class RejectReason(StrEnum):
     """Machine-readable reasons a record lands in the rejected objects."""
@@ -63,6 +72,7 @@ class RejectReason(StrEnum):
     NEGATIVE_QUANTITY = "negative_quantity"
     NEGATIVE_AMOUNT = "negative_amount"
     UNKNOWN_STATUS = "unknown_status"
+    UNKNOWN_CHANNEL = "unknown_channel"
     WRONG_DAY = "wrong_day"
     MALFORMED_RECORD = "malformed_record"
 
@@ -78,42 +88,198 @@ class InvalidRecord(ValueError):
 
 
 CENT = Decimal("0.01")
+# Already canonical: an optional minus, digits, a point and exactly two digits.
+_TWO_PLACES = re.compile(r"-?\d+\.\d\d")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _missing(value: object) -> bool:
+    return value is None or value == ""
 
 
 def money(value: object, field: str = "amount") -> str:
-    """A decimal string with two places, from a number, a numeric string or a Decimal."""
-    if value is None or value == "":
+    """A decimal string with two places, from a number, a numeric string or a Decimal.
+
+    Args:
+        value: `12.99`, `"12.99"`, `12`, `Decimal("12.985")`.
+        field: the source field's name, for the rejection.
+    Returns:
+        `"12.99"`; half-up rounding to cents.
+    Raises:
+        InvalidRecord: missing_field or bad_number.
+    """
+    if _missing(value) or isinstance(value, bool):
+        if isinstance(value, bool):
+            raise InvalidRecord(RejectReason.BAD_NUMBER, f"{field}={value!r} is not a number",
+                                field)
         raise InvalidRecord(RejectReason.MISSING_FIELD, f"{field} is missing", field)
-    if isinstance(value, float):
-        value = repr(value)  # the shortest repr keeps 12.99 as 12.99, not 12.9899999...
+    # repr of a float is its shortest round-trip form: 12.99 stays 12.99, not 12.98999...
+    text = repr(value) if isinstance(value, float) else str(value)
+    if _TWO_PLACES.fullmatch(text):  # the common case, without Decimal arithmetic
+        return "0.00" if text == "-0.00" else text
     try:
-        d = Decimal(str(value))
-    except Exception:
+        d = Decimal(text)
+    except (InvalidOperation, ValueError):
         raise InvalidRecord(RejectReason.BAD_NUMBER, f"{field}={value!r} is not a number",
                             field) from None
     if not d.is_finite():
         raise InvalidRecord(RejectReason.BAD_NUMBER, f"{field}={value!r} is not finite", field)
-    return str(d.quantize(CENT, rounding=ROUND_HALF_UP))
+    return str(d.quantize(CENT, rounding=ROUND_HALF_UP) + 0)  # + 0 turns -0.00 into 0.00
 
 
 def cents_to_money(value: object, field: str = "amount") -> str:
     """Integer cents (or a string of them) as a decimal string with two places."""
-    if value is None or value == "":
+    if _missing(value):
         raise InvalidRecord(RejectReason.MISSING_FIELD, f"{field} is missing", field)
+    if isinstance(value, bool | float):
+        raise InvalidRecord(RejectReason.BAD_NUMBER, f"{field}={value!r} is not integer cents",
+                            field)
     try:
         cents = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         raise InvalidRecord(RejectReason.BAD_NUMBER, f"{field}={value!r} is not integer cents",
                             field) from None
-    return str((Decimal(cents) / 100).quantize(CENT))
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{rest:02d}"
+
+
+def money_to_cents(amount: str) -> int:
+    """A canonical money string (`"-12.30"`) as integer cents, for exact sums."""
+    whole, _, frac = amount.partition(".")
+    cents = abs(int(whole)) * 100 + int(frac or 0)
+    return -cents if amount.startswith("-") else cents
+
+
+def cents_text(cents: int) -> str:
+    """Integer cents as a canonical money string."""
+    return cents_to_money(cents)
+
+
+def currency(value: object, field: str = "currency") -> str:
+    """An ISO 4217 code (`"EUR"`); lower case is accepted and upper-cased."""
+    if _missing(value):
+        raise InvalidRecord(RejectReason.MISSING_FIELD, f"{field} is missing", field)
+    code = str(value).strip().upper()
+    if not _CURRENCY.fullmatch(code):
+        raise InvalidRecord(RejectReason.BAD_CURRENCY, f"{field}={value!r} is not a currency",
+                            field)
+    return code
+
+
+def integer(value: object, field: str) -> int:
+    """A whole number from an int or a string of digits (`"3"`); floats with a fraction fail."""
+    if _missing(value):
+        raise InvalidRecord(RejectReason.MISSING_FIELD, f"{field} is missing", field)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise InvalidRecord(RejectReason.BAD_NUMBER, f"{field}={value!r} is not a whole number",
+                        field)
+
+
+def quantity(value: object, field: str = "quantity") -> int:
+    """An order line's quantity; negative quantities are rejected (a retailer fault)."""
+    q = integer(value, field)
+    if q < 0:
+        raise InvalidRecord(RejectReason.NEGATIVE_QUANTITY, f"{field}={q}", field)
+    return q
+
+
+def key(value: object, field: str) -> str:
+    """A natural key as a non-empty string (retailers use ints, prefixed strings, UUIDs)."""
+    if _missing(value) or isinstance(value, bool | dict | list):
+        if isinstance(value, bool | dict | list):
+            raise InvalidRecord(RejectReason.MALFORMED_RECORD,
+                                f"{field}={value!r} is not an identifier", field)
+        raise InvalidRecord(RejectReason.MISSING_FIELD, f"{field} is missing", field)
+    return str(value).strip()
+
+
+def code(value: object, field: str, mapping: dict[str, str],
+         reason: RejectReason = RejectReason.UNKNOWN_STATUS) -> str:
+    """A retailer's code (status, event type, channel) as its canonical value.
+
+    Args:
+        value: the retailer's code; matched case-insensitively, surrounding blanks ignored.
+        field: the source field's name, for the rejection.
+        mapping: lower-case retailer code -> canonical value.
+        reason: the rejection when the code is not in `mapping`.
+    """
+    if _missing(value):
+        raise InvalidRecord(RejectReason.MISSING_FIELD, f"{field} is missing", field)
+    found = mapping.get(str(value).strip().lower())
+    if found is None:
+        raise InvalidRecord(reason, f"{field}={value!r} is not a known code", field)
+    return found
+
+
+def text_or_none(value: object) -> str | None:
+    """A free-text attribute: stripped, with empty strings as null (missing emails)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
 
 
 def utc_iso(ts: dt.datetime) -> str:
     """An aware datetime as the canonical UTC string (`2024-01-15T13:45:12Z`)."""
     if ts.tzinfo is None:
         raise InvalidRecord(RejectReason.BAD_TIMESTAMP, f"{ts!r} has no time zone")
-    ts = ts.astimezone(dt.UTC)
-    text = ts.strftime("%Y-%m-%dT%H:%M:%S")
+    if ts.utcoffset():
+        ts = ts.astimezone(dt.UTC)
+    ts = ts.replace(tzinfo=None)
+    text = ts.isoformat()
     if ts.microsecond:
-        text += f".{ts.microsecond:06d}".rstrip("0")
+        text = text.rstrip("0")  # "...12.120000" -> "...12.12"
     return text + "Z"
+
+
+def timestamp(value: object, field: str, *, naive_tz: dt.tzinfo | None = None) -> str:
+    """A retailer's timestamp as the canonical UTC string.
+
+    Args:
+        value: ISO 8601 / RFC 3339 text (`"2024-01-15 13:45:12"`,
+            `"2024-01-15T08:45:12-05:00"`, `"2024-01-15T13:45:12.000Z"`).
+        field: the source field's name, for the rejection.
+        naive_tz: the zone a timestamp without offset is in; None rejects naive values.
+    Returns:
+        `"2024-01-15T13:45:12Z"`.
+    Raises:
+        InvalidRecord: missing_field or bad_timestamp.
+    """
+    if _missing(value):
+        raise InvalidRecord(RejectReason.MISSING_FIELD, f"{field} is missing", field)
+    if not isinstance(value, str) or len(value) < 19:  # date-only or compact forms
+        raise InvalidRecord(RejectReason.BAD_TIMESTAMP, f"{field}={value!r} is not a timestamp",
+                            field)
+    try:
+        ts = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRecord(RejectReason.BAD_TIMESTAMP, f"{field}={value!r} is not a timestamp",
+                            field) from None
+    if ts.tzinfo is None:
+        if naive_tz is None:
+            raise InvalidRecord(RejectReason.BAD_TIMESTAMP, f"{field}={value!r} has no offset",
+                                field)
+        ts = ts.replace(tzinfo=naive_tz)
+    return utc_iso(ts)
+
+
+def optional_timestamp(value: object, field: str, *,
+                       naive_tz: dt.tzinfo | None = None) -> str | None:
+    """Like `timestamp`, but a missing value is None (lifecycle columns not reached yet)."""
+    if _missing(value):
+        return None
+    return timestamp(value, field, naive_tz=naive_tz)
+
+
+def utc_date(canonical_ts: str) -> str:
+    """The UTC calendar day (`YYYY-MM-DD`) of a canonical timestamp."""
+    return canonical_ts[:10]

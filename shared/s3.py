@@ -12,23 +12,29 @@ from botocore.exceptions import ClientError
 from shared.settings import Settings, get_settings
 
 
-def make_s3_client(settings: Settings | None = None):
+def make_s3_client(settings: Settings | None = None, *, timeout_seconds: float | None = None,
+                   max_attempts: int = 5):
     """Create a boto3 S3 client; an endpoint URL points it at a local server.
 
     Args:
         settings: defaults to the process settings.
+        timeout_seconds: connect and read timeout (botocore's 60 s when None); a health
+            check wants a short one.
+        max_attempts: attempts per call, retries in standard mode.
     Returns:
         A botocore S3 client with retries in standard mode.
     """
     s = settings or get_settings()
+    timeouts = {} if timeout_seconds is None else {"connect_timeout": timeout_seconds,
+                                                   "read_timeout": timeout_seconds}
     return boto3.client(
         "s3",
         endpoint_url=s.s3_endpoint_url or None,
         region_name=s.s3_region,
         aws_access_key_id=s.s3_access_key_id,
         aws_secret_access_key=s.s3_secret_access_key.get_secret_value(),
-        config=Config(retries={"max_attempts": 5, "mode": "standard"},
-                      max_pool_connections=20),
+        config=Config(retries={"max_attempts": max_attempts, "mode": "standard"},
+                      max_pool_connections=20, **timeouts),
     )
 
 

@@ -112,7 +112,16 @@ class IngestionSettings(BaseSettings):
     retry_max_delay_seconds: float = 10.0
     token_refresh_margin_seconds: float = 30.0
     gzip_level: int = Field(1, ge=0, le=9)
-    part_max_bytes: int = 64 * 1024 * 1024
+    part_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    # S3 multipart chunk: an object is uploaded in chunks of this size while it is written
+    # (S3's minimum part size is 5 MiB), so a writer never holds more than one chunk.
+    upload_chunk_bytes: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024)
+    # Pages fetched ahead while the previous one is normalized and written.
+    prefetch_pages: int = Field(2, ge=0, le=16)
+    # Progress (and the step's lease) is written at most this often.
+    heartbeat_seconds: float = Field(2.0, gt=0)
+    # First delay of the Celery retry of a failed attempt (doubled each attempt, jittered).
+    task_retry_delay_seconds: float = Field(5.0, ge=0)
     worker_concurrency: int = 3
 
 

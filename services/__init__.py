@@ -1,0 +1,1 @@
+"""The suite's services: ingestion, transformation, quality."""

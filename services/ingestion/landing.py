@@ -1,0 +1,236 @@
+"""Writing a partition's objects to S3 as they are produced, page by page.
+
+Each object is gzipped JSON lines. Compressed bytes go to S3 in multipart chunks of
+`upload_chunk_bytes` while the object grows (a small object is one PUT at the end), so a
+writer holds at most one chunk whatever the size of the day. An object that reaches
+`part_max_bytes` is finished and continues in the next part (`part-00001`, ...). Byte counts
+and sha256 checksums are of the stored (compressed) bytes, for the manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from services.ingestion.normalize import Batch
+from shared.s3 import object_prefix, part_key
+from shared.settings import IngestionSettings
+
+log = logging.getLogger(__name__)
+
+GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
+_dump_line = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+def json_lines(records: Iterable[Any]) -> bytes:
+    """Records as JSON lines (one object per line, newline-terminated)."""
+    return b"".join([_dump_line(r, option=_NEWLINE) for r in records])
+
+
+@dataclass(frozen=True)
+class LandedObject:
+    """One finished object, as the manifest lists it."""
+
+    kind: str
+    entity: str | None
+    key: str
+    records: int
+    bytes: int
+    sha256: str
+
+    def as_manifest(self) -> dict[str, Any]:
+        return {"kind": self.kind, "entity": self.entity, "key": self.key,
+                "records": self.records, "bytes": self.bytes, "sha256": self.sha256}
+
+
+class S3Stream:
+    """One S3 object written as it grows: multipart chunks, or a single PUT when small."""
+
+    def __init__(self, s3, bucket: str, key: str, chunk_bytes: int) -> None:
+        self.s3, self.bucket, self.key, self.chunk_bytes = s3, bucket, key, chunk_bytes
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= self.chunk_bytes:
+            self._upload_chunk()
+
+    def _upload_chunk(self) -> None:
+        if self._upload_id is None:
+            self._upload_id = self.s3.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, ContentType="application/x-ndjson",
+                ContentEncoding="gzip")["UploadId"]
+        body = b"".join(self._pending)
+        self._pending, self._pending_bytes = [], 0
+        number = len(self._parts) + 1
+        etag = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+                                   PartNumber=number, Body=body)["ETag"]
+        self._parts.append({"ETag": etag, "PartNumber": number})
+
+    def close(self) -> None:
+        if self._upload_id is None:
+            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=b"".join(self._pending),
+                               ContentType="application/x-ndjson", ContentEncoding="gzip")
+            self._pending, self._pending_bytes = [], 0
+            return
+        if self._pending:
+            self._upload_chunk()
+        self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                          UploadId=self._upload_id,
+                                          MultipartUpload={"Parts": self._parts})
+
+    def abort(self) -> None:
+        if self._upload_id is not None:
+            try:
+                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                               UploadId=self._upload_id)
+            except Exception:  # noqa: BLE001 - best effort on a path that is failing anyway
+                log.warning("could not abort the multipart upload of %s", self.key)
+
+
+class JsonLinesWriter:
+    """Gzipped JSON lines of one kind and entity, split into parts of bounded size."""
+
+    def __init__(self, s3, bucket: str, kind: str, entity: str | None,
+                 key_of_part: Callable[[int], str], settings: IngestionSettings) -> None:
+        self.s3, self.bucket, self.kind, self.entity = s3, bucket, kind, entity
+        self._key_of_part = key_of_part
+        self._level = settings.gzip_level
+        self._part_max = settings.part_max_bytes
+        self._chunk = settings.upload_chunk_bytes
+        self.landed: list[LandedObject] = []
+        self._part = -1
+        self._open_part()
+
+    def _open_part(self) -> None:
+        self._part += 1
+        self._stream = S3Stream(self.s3, self.bucket, self._key_of_part(self._part), self._chunk)
+        self._zip = zlib.compressobj(self._level, zlib.DEFLATED, GZIP_WBITS)
+        self._sha = hashlib.sha256()
+        self._bytes = 0
+        self._records = 0
+
+    def _emit(self, data: bytes) -> None:
+        if data:
+            self._sha.update(data)
+            self._bytes += len(data)
+            self._stream.write(data)
+
+    def write_lines(self, lines: bytes, count: int) -> None:
+        """Append `count` records already serialized as JSON lines."""
+        # A sync flush per batch (a page) costs a few bytes and makes the byte count exact,
+        # so a part ends close to part_max_bytes instead of zlib's buffering deciding.
+        self._emit(self._zip.compress(lines) + self._zip.flush(zlib.Z_SYNC_FLUSH))
+        self._records += count
+        if self._bytes >= self._part_max:
+            self._finish_part()
+            self._open_part()
+
+    def write(self, records: list[Any]) -> None:
+        if records:
+            self.write_lines(json_lines(records), len(records))
+
+    def _finish_part(self) -> None:
+        self._emit(self._zip.flush())
+        self._stream.close()
+        self.landed.append(LandedObject(self.kind, self.entity, self._stream.key,
+                                        self._records, self._bytes, self._sha.hexdigest()))
+
+    def close(self) -> list[LandedObject]:
+        """Finish the last part (unless a roll-over left it empty) and return every part."""
+        if self._records:
+            self._finish_part()
+        return self.landed
+
+    def abort(self) -> None:
+        self._stream.abort()
+
+
+class PartitionWriter:
+    """Every object of one partition: bronze per resource, silver per entity, rejected.
+
+    Writers open on their first record (an entity with no records has no object) and the
+    bronze writer of a resource is closed as soon as its last page was written.
+    """
+
+    def __init__(self, s3, bucket: str, retailer_id: str, day: dt.date, run_id: str,
+                 settings: IngestionSettings) -> None:
+        self.s3, self.bucket, self.settings = s3, bucket, settings
+        self.retailer_id, self.day, self.run_id = retailer_id, day, run_id
+        self._open: dict[tuple[str, str | None], JsonLinesWriter] = {}
+        self.landed: list[LandedObject] = []
+
+    def _writer(self, kind: str, entity: str | None) -> JsonLinesWriter:
+        writer = self._open.get((kind, entity))
+        if writer is None:
+            def key_of_part(part: int) -> str:
+                return part_key(kind, self.retailer_id, self.day, self.run_id, part, entity)
+
+            writer = JsonLinesWriter(self.s3, self.bucket, kind, entity, key_of_part,
+                                     self.settings)
+            self._open[(kind, entity)] = writer
+        return writer
+
+    def bronze(self, resource: str, records: list[Any]) -> None:
+        """Records of `resource` exactly as the retailer sent them."""
+        self._writer("bronze", resource).write(records)
+
+    def end_resource(self, resource: str) -> None:
+        """The resource's last page was written: finish its bronze object now."""
+        writer = self._open.pop(("bronze", resource), None)
+        if writer is not None:
+            self.landed.extend(writer.close())
+
+    def normalized(self, batch: Batch) -> None:
+        """A page's canonical records (silver) and rejections."""
+        for entity, records in batch.silver.items():
+            self._writer("silver", entity).write(records)
+        if batch.rejected:
+            self._writer("rejected", None).write(batch.rejected)
+
+    def close(self) -> list[LandedObject]:
+        """Finish every open object. Returns all objects: bronze, then silver, rejected."""
+        for writer in self._open.values():
+            self.landed.extend(writer.close())
+        self._open.clear()
+        order = {"bronze": 0, "silver": 1, "rejected": 2}
+        return sorted(self.landed, key=lambda o: order[o.kind])
+
+    def abort(self) -> None:
+        for writer in self._open.values():
+            writer.abort()
+        self._open.clear()
+
+
+def delete_run_objects(s3, bucket: str, retailer_id: str, day: dt.date, run_id: str,
+                       resources: Iterable[str], entities: Iterable[str]) -> int:
+    """Remove what an earlier attempt of this same run left behind (it has no manifest yet).
+
+    Only this run's prefixes are touched: another run's objects are never rewritten.
+    """
+    prefixes = [object_prefix("bronze", retailer_id, day, run_id, r) for r in resources]
+    prefixes += [object_prefix("silver", retailer_id, day, run_id, e) for e in entities]
+    prefixes.append(object_prefix("rejected", retailer_id, day, run_id))
+    deleted = 0
+    paginator = s3.get_paginator("list_objects_v2")
+    for prefix in prefixes:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+                deleted += len(keys)
+    return deleted
