@@ -144,12 +144,21 @@ class QualitySettings(BaseSettings):
     port: int = 8003
     # Day D counts as complete once it has succeeded by D+1 at this UTC time.
     freshness_deadline_hour_utc: int = Field(6, ge=0, le=23)
-    freshness_grace_days: int = 1
-    rejected_share_warn: float = 0.05
-    rejected_share_fail: float = 0.2
-    volume_weeks: int = 4
-    volume_tolerance: float = 0.5
-    sample_size: int = 10
+    freshness_grace_days: int = Field(1, ge=0)
+    # Share of received records rejected: warn above the first, fail the run above the second.
+    rejected_share_warn: float = Field(0.05, ge=0, le=1)
+    rejected_share_fail: float = Field(0.2, ge=0, le=1)
+    volume_weeks: int = Field(4, ge=1)
+    volume_tolerance: float = Field(0.5, gt=0)
+    sample_size: int = Field(10, ge=1, le=1000)
+    # A share of silver order lines dropped as duplicates above this means the dedup key
+    # collapses distinct lines (the retailers duplicate about 1%).
+    duplicate_share_fail: float = Field(0.2, ge=0, le=1)
+    # One check may not hold the run's verdict hostage: its statement is cancelled after this.
+    check_timeout_seconds: float = Field(120.0, gt=0)
+    # The page: charts cover this many days, the grid this many dates.
+    dashboard_days: int = Field(30, ge=1, le=366)
+    grid_dates: int = Field(7, ge=1, le=60)
     worker_concurrency: int = 1
 
 

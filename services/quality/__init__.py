@@ -1,0 +1,1 @@
+"""The quality service: checks as data, run verdicts, an HTTP API and a page."""

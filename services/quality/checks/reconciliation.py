@@ -1,0 +1,216 @@
+"""Reconciliation: the warehouse against the retailer's control totals and the manifest.
+
+The retailer reports, for date D, the order lines of orders created on D and the sum of
+their line totals, faulty lines included and duplicated lines counted once. Every such line
+is either in the warehouse (fact_sales, order_date = D) or was rejected by ingestion, so:
+
+    warehouse lines + rejected lines  = control line_count        (exactly)
+    warehouse money + rejected money  = control amount            (to the cent)
+
+A mismatch means lines were lost or invented between the retailer and the warehouse;
+both checks are critical.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+
+from services.quality.checks.base import (
+    CheckContext,
+    Outcome,
+    Scope,
+    Severity,
+    Status,
+    python_check,
+)
+from services.quality.checks.partition import (
+    PartitionManifest,
+    partition_manifest,
+    rejected_order_lines,
+    step_states,
+)
+
+CENT = Decimal("0.01")
+NO_MANIFEST = "no manifest for this partition: ingestion never landed it"
+
+
+def _warehouse_lines(ctx: CheckContext) -> dict[str, Any]:
+    row = ctx.conn.execute(
+        text("select count(*) as lines, coalesce(sum(line_total), 0) as amount "
+             "from warehouse.fact_sales "
+             "where retailer_key = :retailer_key and order_date = :run_date"),
+        ctx.params(),
+    ).mappings().one()
+    return dict(row)
+
+
+def _sides(ctx: CheckContext) -> tuple[PartitionManifest, dict, dict, dict] | Outcome:
+    """The three sides of the equation, or an `error` outcome saying which is missing."""
+    manifest = partition_manifest(ctx)
+    if manifest is None:
+        return Outcome(Status.ERROR, None, 0, NO_MANIFEST)
+    control = manifest.control_totals
+    if not control or control.get("line_count") is None or control.get("amount") is None:
+        return Outcome(Status.ERROR, None, 0,
+                       f"the manifest of run {manifest.run_id} carries no control totals")
+    return manifest, control, _warehouse_lines(ctx), rejected_order_lines(ctx, manifest.run_id)
+
+
+@python_check(
+    name="reconcile_line_count", kind="reconciliation", severity=Severity.CRITICAL,
+    scope=Scope.RETAILER_DATE, threshold="difference = 0 lines",
+    description="Warehouse order lines of the date plus rejected order lines equal the "
+                "retailer's control line count.",
+)
+def reconcile_line_count(ctx: CheckContext) -> Outcome:
+    sides = _sides(ctx)
+    if isinstance(sides, Outcome):
+        return sides
+    manifest, control, warehouse, rejected = sides
+    expected = int(control["line_count"])
+    got = int(warehouse["lines"]) + int(rejected["lines"])
+    diff = got - expected
+    breakdown = [{"warehouse_lines": warehouse["lines"], "rejected_lines": rejected["lines"],
+                  "control_line_count": expected, "difference": diff,
+                  "manifest_run_id": manifest.run_id}]
+    message = (f"{warehouse['lines']} in the warehouse + {rejected['lines']} rejected = {got}; "
+               f"the retailer reports {expected}")
+    status = Status.PASS if diff == 0 else Status.FAIL
+    return Outcome(status, abs(diff), 0, message, [] if diff == 0 else breakdown)
+
+
+@python_check(
+    name="reconcile_amount", kind="reconciliation", severity=Severity.CRITICAL,
+    scope=Scope.RETAILER_DATE, threshold="difference = 0.00 (to the cent)",
+    description="Sum of warehouse line totals of the date plus rejected line amounts equals "
+                "the retailer's control amount, to the cent, in the retailer's currency.",
+)
+def reconcile_amount(ctx: CheckContext) -> Outcome:
+    sides = _sides(ctx)
+    if isinstance(sides, Outcome):
+        return sides
+    manifest, control, warehouse, rejected = sides
+    expected = Decimal(str(control["amount"])).quantize(CENT)
+    got = (Decimal(warehouse["amount"]) + Decimal(rejected["amount"])).quantize(CENT)
+    diff = got - expected
+    currency = control.get("currency", "")
+    message = (f"{warehouse['amount']} in the warehouse + {rejected['amount']} rejected = "
+               f"{got} {currency}; the retailer reports {expected} {currency}")
+    if diff == 0:
+        return Outcome(Status.PASS, Decimal("0.00"), Decimal("0.00"), message)
+    breakdown = [{"warehouse_amount": str(warehouse["amount"]),
+                  "rejected_amount": str(rejected["amount"]),
+                  "rejected_lines_without_amount": rejected["without_amount"],
+                  "control_amount": str(expected), "difference": str(diff),
+                  "currency": currency, "manifest_run_id": manifest.run_id}]
+    if rejected["without_amount"]:
+        # Lines rejected for an unreadable amount cannot be added back, so the totals cannot
+        # agree to the cent; that is a data problem to look at, not lost money.
+        message += (f"; {rejected['without_amount']} rejected lines carry no readable amount, "
+                    "so the difference may be theirs")
+        return Outcome(Status.WARN, abs(diff), Decimal("0.00"), message, breakdown)
+    return Outcome(Status.FAIL, abs(diff), Decimal("0.00"), message, breakdown)
+
+
+def _manifest_mismatches(ctx: CheckContext, manifest: PartitionManifest) -> list[dict]:
+    problems: list[dict] = []
+    counts = manifest.counts
+    for entity, c in sorted(counts.items()):
+        received, normalized, rejected = (int(c.get(k, 0)) for k in
+                                          ("received", "normalized", "rejected"))
+        if received != normalized + rejected:
+            problems.append({"entity": entity, "rule": "received = normalized + rejected",
+                             "received": received, "normalized": normalized,
+                             "rejected": rejected})
+    silver: dict[str, int] = {}
+    rejected_objects = 0
+    for obj in manifest.body.get("objects") or []:
+        if obj.get("kind") == "silver":
+            silver[obj["entity"]] = silver.get(obj["entity"], 0) + int(obj.get("records", 0))
+        elif obj.get("kind") == "rejected":
+            rejected_objects += int(obj.get("records", 0))
+    for entity in sorted(set(silver) | set(counts)):
+        normalized = int(counts.get(entity, {}).get("normalized", 0))
+        if silver.get(entity, 0) != normalized:
+            problems.append({"entity": entity, "rule": "silver object records = normalized",
+                             "silver_records": silver.get(entity, 0), "normalized": normalized})
+    total_rejected = sum(int(c.get("rejected", 0)) for c in counts.values())
+    if rejected_objects != total_rejected:
+        problems.append({"entity": "*", "rule": "rejected object records = rejected",
+                         "rejected_records": rejected_objects, "rejected": total_rejected})
+    stored = dict(ctx.conn.execute(
+        text("select entity, count(*) from ops.rejected_record "
+             "where run_id = cast(:manifest_run as uuid) and retailer_id = :retailer_id "
+             "and run_date = :run_date group by entity"),
+        {**ctx.params(), "manifest_run": manifest.run_id},
+    ).all())
+    for entity in sorted(set(stored) | {e for e, c in counts.items() if c.get("rejected")}):
+        expected = int(counts.get(entity, {}).get("rejected", 0))
+        if stored.get(entity, 0) != expected:
+            problems.append({"entity": entity, "rule": "ops.rejected_record rows = rejected",
+                             "stored_rows": stored.get(entity, 0), "rejected": expected})
+    return problems
+
+
+@python_check(
+    name="manifest_counts_consistent", kind="reconciliation", severity=Severity.CRITICAL,
+    scope=Scope.RETAILER_DATE, threshold="0 mismatches",
+    description="The manifest adds up: per entity received = normalized + rejected; silver "
+                "object records = normalized; rejected objects and ops.rejected_record rows = "
+                "rejected.",
+)
+def manifest_counts_consistent(ctx: CheckContext) -> Outcome:
+    manifest = partition_manifest(ctx)
+    if manifest is None:
+        return Outcome(Status.ERROR, None, 0, NO_MANIFEST)
+    problems = _manifest_mismatches(ctx, manifest)
+    if not problems:
+        return Outcome(Status.PASS, 0, 0, f"{len(manifest.counts)} entities add up "
+                                          f"(manifest of run {manifest.run_id})")
+    rules = ", ".join(sorted({f"{p['entity']}: {p['rule']}" for p in problems}))
+    return Outcome(Status.FAIL, len(problems), 0, f"{len(problems)} mismatches ({rules})",
+                   problems[: ctx.settings.sample_size])
+
+
+@python_check(
+    name="order_lines_load_accounted", kind="reconciliation", severity=Severity.CRITICAL,
+    scope=Scope.RETAILER_DATE, threshold="0 <= duplicates <= QUALITY_DUPLICATE_SHARE_FAIL",
+    description="Silver order lines (manifest normalized) = distinct lines the load upserted "
+                "(transform counts fact_sales inserted + updated + unchanged) + duplicates "
+                "removed; duplicates can be neither negative nor a large share.",
+)
+def order_lines_load_accounted(ctx: CheckContext) -> Outcome:
+    manifest = partition_manifest(ctx)
+    if manifest is None:
+        return Outcome(Status.ERROR, None, 0, NO_MANIFEST)
+    transform = step_states(ctx).get("transform")
+    if transform is None or transform["status"] != "succeeded":
+        state = transform["status"] if transform else "missing"
+        return Outcome(Status.ERROR, None, 0, f"the transform step is {state}: nothing to count")
+    loaded = transform["counts"].get("fact_sales") or {}
+    if not {"inserted", "updated", "unchanged"} <= set(loaded):
+        return Outcome(Status.ERROR, None, 0,
+                       "the transform step's counts carry no fact_sales inserted/updated/unchanged")
+    distinct = sum(int(loaded[k]) for k in ("inserted", "updated", "unchanged"))
+    normalized = int(manifest.counts.get("order_lines", {}).get("normalized", 0))
+    duplicates = normalized - distinct
+    share = Decimal(duplicates) / normalized if normalized else Decimal(0)
+    limit = Decimal(str(ctx.settings.duplicate_share_fail))
+    message = (f"{normalized} silver lines = {distinct} distinct lines loaded + "
+               f"{duplicates} duplicates removed ({float(share):.2%})")
+    detail = [{"silver_lines": normalized, "distinct_loaded": distinct,
+               "duplicates_removed": duplicates, "loaded": loaded}]
+    if duplicates < 0:
+        return Outcome(Status.FAIL, round(share, 6), limit,
+                       message + ": the load holds more lines than silver had", detail)
+    if share > limit:
+        return Outcome(Status.FAIL, round(share, 6), limit,
+                       message + ": the dedup key collapses distinct lines", detail)
+    return Outcome(Status.PASS, round(share, 6), limit, message)
+
+
+CHECKS = [reconcile_line_count, reconcile_amount, manifest_counts_consistent,
+          order_lines_load_accounted]

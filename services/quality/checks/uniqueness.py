@@ -1,0 +1,84 @@
+"""Uniqueness of natural keys: one current version per dimension member, one fact per key.
+
+The database enforces exact keys (primary keys, the partial "one current version" index).
+What it cannot enforce is checked here: SCD2 versions whose validity ranges overlap (two
+versions true at the same instant) or members with no current version, and the same
+order or line stored twice under two spellings of its id. Any of them double-counts
+revenue, so all are critical.
+"""
+
+from __future__ import annotations
+
+from services.quality.checks.base import Scope, Severity, SqlCheck
+
+
+def _scd2_versions(dim: str, member: str, noun: str) -> SqlCheck:
+    # `dim` and `member` are constants of this module, never input: safe to interpolate.
+    return SqlCheck(
+        name=f"{dim}_versions_unique", kind="uniqueness", severity=Severity.CRITICAL,
+        scope=Scope.RETAILER_DATE, threshold="0 members",
+        description=f"Each {noun} of the retailer has exactly one current version in "
+                    f"warehouse.{dim}, and no two of its versions are valid at the same time.",
+        what=f"{noun}s with overlapping versions or not exactly one current version",
+        sql=f"""
+            select {member}, 'current versions: ' || current_versions as problem
+            from (select {member}, count(*) filter (where is_current) as current_versions
+                  from warehouse.{dim} where retailer_id = :retailer_id
+                  group by {member}) as members
+            where current_versions <> 1
+            union all
+            select a.{member}, 'versions overlap: ' || a.valid_from || ' and ' || b.valid_from
+            from warehouse.{dim} a
+            join warehouse.{dim} b
+              on b.retailer_id = a.retailer_id and b.{member} = a.{member}
+             and b.valid_from > a.valid_from and b.valid_from < a.valid_to
+            where a.retailer_id = :retailer_id
+        """,
+    )
+
+
+fact_sales_key_unique = SqlCheck(
+    name="fact_sales_key_unique", kind="uniqueness", severity=Severity.CRITICAL,
+    scope=Scope.RETAILER_DATE, threshold="0 duplicated lines",
+    description="Each order line of the date is stored once: no two fact_sales rows share "
+                "(order id ignoring case and surrounding blanks, line number).",
+    what="order lines stored more than once",
+    sql="""
+        select lower(trim(s.order_id)) as order_key, s.line_number, count(*) as copies,
+               array_agg(s.order_id order by s.order_id) as order_ids
+        from warehouse.fact_sales s
+        where s.retailer_key = :retailer_key
+          and lower(trim(s.order_id)) in (
+            select lower(trim(order_id)) from warehouse.fact_sales
+            where retailer_key = :retailer_key and order_date = :run_date)
+        group by 1, 2
+        having count(*) > 1
+    """,
+)
+
+fact_orders_key_unique = SqlCheck(
+    name="fact_orders_key_unique", kind="uniqueness", severity=Severity.CRITICAL,
+    scope=Scope.RETAILER_DATE, threshold="0 duplicated orders",
+    description="Each order of the date is stored once: no two fact_orders rows share the "
+                "order id ignoring case and surrounding blanks.",
+    what="orders stored more than once",
+    sql="""
+        select lower(trim(o.order_id)) as order_key, count(*) as copies,
+               array_agg(o.order_id order by o.order_id) as order_ids,
+               array_agg(o.order_date order by o.order_id) as order_dates
+        from warehouse.fact_orders o
+        where o.retailer_key = :retailer_key
+          and lower(trim(o.order_id)) in (
+            select lower(trim(order_id)) from warehouse.fact_orders
+            where retailer_key = :retailer_key and order_date = :run_date)
+        group by 1
+        having count(*) > 1
+    """,
+)
+
+CHECKS = [
+    _scd2_versions("dim_customer", "customer_id", "customer"),
+    _scd2_versions("dim_product", "product_id", "product"),
+    fact_sales_key_unique,
+    fact_orders_key_unique,
+]

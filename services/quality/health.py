@@ -1,0 +1,101 @@
+"""GET /health: the service's own dependencies, the latest verdict per retailer, freshness.
+
+Unhealthy (the route answers 503) when PostgreSQL or Redis does not answer, when a
+retailer's latest verdict is `failed`, or when a due partition is overdue (see
+deadlines.py for which dates are expected).
+
+A retailer's latest verdict comes from the most recently *finished* run covering it
+(succeeded, succeeded_with_warnings or failed; canceled runs judge nothing), decided from
+that retailer's stored results, the run-wide ones and its steps - so a failure confined
+to retailer2 does not paint retailer1 red, and a re-check of the date is reflected at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import redis
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection
+
+from services.quality.deadlines import expectation
+from services.quality.verdict import stored_verdict
+from shared.settings import RETAILER_IDS, Settings
+
+OVERDUE_SHOWN = 50  # a pipeline down for months would otherwise list thousands
+
+
+def dependencies(engine: Engine, settings: Settings) -> dict[str, str]:
+    """"ok" or the error, for PostgreSQL and Redis."""
+    status: dict[str, str] = {}
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        status["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure to answer is "not ready"
+        status["database"] = f"error: {type(exc).__name__}"
+    try:
+        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1,
+                                      socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+        status["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        status["redis"] = f"error: {type(exc).__name__}"
+    return status
+
+
+def latest_verdicts(conn: Connection) -> list[dict[str, Any]]:
+    """Per retailer, the verdict of the most recently finished run covering it."""
+    rows = conn.execute(text("""
+        select distinct on (r.retailer_id) r.retailer_id, run.run_id, run.run_date,
+               run.status as run_status, run.finished_at,
+               exists (select 1 from quality.check_result c where c.run_id = run.run_id)
+                 as has_results
+        from ops.run run
+        cross join lateral unnest(run.retailers) as r(retailer_id)
+        where run.status in ('succeeded', 'succeeded_with_warnings', 'failed')
+        order by r.retailer_id, run.finished_at desc nulls last, run.created_at desc
+    """)).mappings().all()
+    verdicts = []
+    for row in rows:
+        if row["has_results"]:
+            verdict = stored_verdict(conn, str(row["run_id"]), row["retailer_id"])
+            status, reasons = verdict.status, verdict.reasons
+        else:  # judged without results (e.g. its quality step died): the run's own status
+            status, reasons = row["run_status"], []
+        verdicts.append({"retailer_id": row["retailer_id"], "run_id": str(row["run_id"]),
+                         "run_date": row["run_date"].isoformat(), "verdict": status,
+                         "run_status": row["run_status"],
+                         "finished_at": row["finished_at"].isoformat()
+                         if row["finished_at"] else None,
+                         "reasons": reasons[:10]})
+    return verdicts
+
+
+def report(conn: Connection | None, deps: dict[str, str], settings: Settings,
+           now: dt.datetime) -> dict[str, Any]:
+    """The /health body; `healthy` says whether the route answers 200."""
+    problems = [f"{name}: {state}" for name, state in deps.items() if state != "ok"]
+    body: dict[str, Any] = {"service": "quality", "checked_at": now.isoformat(),
+                            "dependencies": deps}
+    if conn is not None:
+        verdicts = latest_verdicts(conn)
+        expected = expectation(conn, now, settings.quality, RETAILER_IDS)
+        problems += [f"{v['retailer_id']}: latest verdict failed (run {v['run_id']}, "
+                     f"{v['run_date']})" for v in verdicts if v["verdict"] == "failed"]
+        problems += [f"{o.retailer_id}: {o.run_date} not complete, due {o.deadline.isoformat()}"
+                     for o in expected.overdue[:OVERDUE_SHOWN]]
+        body["retailers"] = verdicts
+        body["freshness"] = {
+            "expected_from": expected.first_date.isoformat() if expected.first_date else None,
+            "expected_through": expected.last_due_date.isoformat(),
+            "overdue_count": len(expected.overdue),
+            "overdue": [o.as_dict() for o in expected.overdue[:OVERDUE_SHOWN]],
+        }
+    body["status"] = "failing" if problems else "ok"
+    body["problems"] = problems
+    return body
