@@ -109,7 +109,7 @@ def mark_queued(conn: Connection, steps: Iterable[StepRef]) -> None:
     )
     conn.execute(
         text("update ops.run set status = 'running', started_at = coalesce(started_at, now()), "
-             "updated_at = now() where run_id = any(:ids) and status = 'queued'"),
+             "updated_at = now() where run_id = any(cast(:ids as uuid[])) and status = 'queued'"),
         {"ids": list({s.run_id for s in steps})},
     )
 
