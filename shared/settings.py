@@ -132,8 +132,18 @@ class TransformationSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8002
     worker_concurrency: int = 2
+    # Session settings of a load: sorts and hashes of a million staged lines stay in memory;
+    # temp_buffers only takes effect before the session's first temporary table.
     work_mem: str = "256MB"
     temp_buffers: str = "256MB"
+    # Compressed bytes read from S3 per COPY write.
+    copy_chunk_bytes: int = Field(1024 * 1024, ge=64 * 1024)
+    # Check each object's size and sha256 against the manifest before loading it.
+    verify_checksums: bool = True
+    # First delay of the Celery retry of a failed load (doubled each attempt, jittered).
+    task_retry_delay_seconds: float = Field(5.0, ge=0)
+    # How long `replay(..., wait=True)` waits for the replay run's loads.
+    replay_wait_seconds: float = Field(3600.0, gt=0)
 
 
 class QualitySettings(BaseSettings):

@@ -1,0 +1,222 @@
+"""Silver objects in S3 -> typed, deduplicated temporary staging tables.
+
+Each object is streamed from S3, gunzipped and split into lines as it arrives; each line is
+parsed with orjson and written with psycopg 3's `copy.write_row` into a temporary table
+typed like the canonical entity (the server converts the canonical strings to numeric and
+timestamptz). Nothing holds a whole object in memory. Duplicate natural keys inside the
+partition (a retailer serving a line twice is a real fault) are then removed, because one
+`INSERT ... ON CONFLICT DO UPDATE` cannot touch the same row twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import operator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from psycopg import sql
+
+from services.transformation.context import LoadContext
+from services.transformation.manifest import Partition, StoredObject
+from shared.canonical import ENTITIES, NATURAL_KEYS
+
+log = logging.getLogger(__name__)
+
+# SQL types of the canonical fields; every other field is text.
+FIELD_TYPES = {
+    "line_number": "integer", "quantity": "integer",
+    "created_at": "timestamptz", "valid_from": "timestamptz", "occurred_at": "timestamptz",
+    "list_price": "numeric(12,2)", "unit_price": "numeric(12,2)", "discount": "numeric(12,2)",
+    "line_total": "numeric(12,2)", "order_total": "numeric(12,2)",
+}
+
+# Which of several records with one natural key a partition keeps. Exact duplicates are
+# the usual case; for differing ones the choice must not depend on line order: the newest
+# state of a dimension member, the earliest occurrence of an event, the furthest status.
+KEEP_ORDER = {
+    "stores": "store_name, channel, city, region, country",
+    "customers": "valid_from desc, email, full_name, city, region, country",
+    "products": "valid_from desc, product_name, category, list_price, currency",
+    "orders": "warehouse.order_status_rank(status) desc, created_at, customer_id, store_id, "
+              "order_total, currency",
+    "order_lines": "created_at, product_id, quantity, unit_price, discount, line_total, "
+                   "currency",
+    "order_events": "occurred_at",
+}
+
+# Rejected lines are staged as text: a rejected record's money or currency may be the very
+# value that could not be read, and must not fail the load.
+REJECTED_COLUMNS = (("entity", "text"), ("reason", "text"), ("detail", "text"),
+                    ("record_key", "text"), ("amount", "text"), ("currency", "text"),
+                    ("payload", "jsonb"))
+
+
+class PartitionCorrupt(Exception):
+    """An object does not match its manifest (size, checksum or record count)."""
+
+
+@dataclass
+class StagedEntity:
+    records: int = 0       # lines read from the silver objects
+    duplicates: int = 0    # of them, dropped as duplicate natural keys
+
+
+def stage_table(entity: str) -> sql.Identifier:
+    return sql.Identifier(f"stg_{entity}")
+
+
+def create_staging_tables(ctx: LoadContext) -> None:
+    """One temporary table per canonical entity and one for rejected records."""
+    for entity, fields in ENTITIES.items():
+        cols = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(f), sql.SQL(FIELD_TYPES.get(f, "text")))
+            for f in fields)
+        ctx.execute(sql.SQL("create temp table {} ({}) on commit drop")
+                    .format(stage_table(entity), cols))
+    cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t))
+                              for c, t in REJECTED_COLUMNS)
+    ctx.execute(sql.SQL("create temp table stg_rejected ({}) on commit drop").format(cols))
+
+
+def iter_object_lines(s3: Any, bucket: str, obj: StoredObject, *, chunk_bytes: int,
+                      verify: bool) -> Iterator[bytes]:
+    """The lines of one gzipped JSON-lines object, streamed (multi-member gzip included).
+
+    Raises:
+        PartitionCorrupt: the object's size or sha256 differs from the manifest's.
+    """
+    body = s3.get_object(Bucket=bucket, Key=obj.key)["Body"]
+    digest = hashlib.sha256() if verify and obj.sha256 else None
+    size = 0
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    tail = b""
+    try:
+        while True:
+            chunk = body.read(chunk_bytes)
+            if not chunk:
+                break
+            size += len(chunk)
+            if digest is not None:
+                digest.update(chunk)
+            data = inflate.decompress(chunk)
+            while inflate.eof and inflate.unused_data:  # the next gzip member
+                rest = inflate.unused_data
+                inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                data += inflate.decompress(rest)
+            if not data:
+                continue
+            lines = (tail + data).split(b"\n")
+            tail = lines.pop()
+            yield from lines
+        tail += inflate.flush()
+        if tail.strip():
+            yield tail
+    finally:
+        body.close()
+    if verify and obj.size is not None and size != obj.size:
+        raise PartitionCorrupt(f"{obj.key}: {size} bytes, manifest says {obj.size}")
+    if digest is not None and digest.hexdigest() != obj.sha256:
+        raise PartitionCorrupt(f"{obj.key}: sha256 differs from the manifest")
+
+
+def copy_lines(ctx: LoadContext, table: sql.Identifier, columns: Iterable[str],
+               lines: Iterable[bytes], to_row: Callable[[dict], tuple]) -> int:
+    """COPY parsed lines into a staging table. Returns the number of lines written."""
+    loads = orjson.loads
+    n = 0
+    stmt = sql.SQL("copy {} ({}) from stdin").format(
+        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+    with ctx.cur.copy(stmt) as copy:
+        write = copy.write_row
+        for line in lines:
+            if not line or line.isspace():
+                continue
+            write(to_row(loads(line)))
+            n += 1
+    return n
+
+
+def entity_row(fields: tuple[str, ...]) -> Callable[[dict], tuple]:
+    """A record -> row function; itemgetter is the fast path, `.get` covers absent keys."""
+    getter = operator.itemgetter(*fields)
+
+    def to_row(rec: dict) -> tuple:
+        try:
+            return getter(rec)
+        except KeyError:
+            return tuple(rec.get(f) for f in fields)
+
+    return to_row
+
+
+def rejected_row(rec: dict) -> tuple:
+    record = rec.get("record")
+    return (rec.get("entity") or "unknown", rec.get("reason") or "unknown", rec.get("detail"),
+            rec.get("record_key"), rec.get("amount"), rec.get("currency"),
+            orjson.dumps(record).decode() if record is not None else None)
+
+
+def stage_partition(ctx: LoadContext, s3: Any, bucket: str, partition: Partition, *,
+                    chunk_bytes: int, verify: bool) -> dict[str, StagedEntity]:
+    """Stream every silver and rejected object of the partition into staging."""
+    create_staging_tables(ctx)
+    staged: dict[str, StagedEntity] = {}
+    for entity, fields in ENTITIES.items():
+        st = staged[entity] = StagedEntity()
+        for obj in partition.objects("silver", entity):
+            lines = iter_object_lines(s3, bucket, obj, chunk_bytes=chunk_bytes, verify=verify)
+            n = copy_lines(ctx, stage_table(entity), fields, lines, entity_row(fields))
+            if verify and obj.records is not None and n != obj.records:
+                raise PartitionCorrupt(f"{obj.key}: {n} records, manifest says {obj.records}")
+            st.records += n
+    rejected = StagedEntity()
+    for obj in partition.objects("rejected"):
+        lines = iter_object_lines(s3, bucket, obj, chunk_bytes=chunk_bytes, verify=verify)
+        rejected.records += copy_lines(ctx, sql.Identifier("stg_rejected"),
+                                       [c for c, _ in REJECTED_COLUMNS], lines, rejected_row)
+    staged["rejected"] = rejected
+    check_retailer(ctx, staged)
+    for entity, st in staged.items():
+        if entity != "rejected" and st.records:
+            st.duplicates = drop_duplicates(ctx, entity)
+            ctx.execute(sql.SQL("analyze {}").format(stage_table(entity)))
+    return staged
+
+
+def check_retailer(ctx: LoadContext, staged: dict[str, StagedEntity]) -> None:
+    """Every record of a partition belongs to its retailer (keys are scoped per retailer)."""
+    for entity in ENTITIES:
+        if not staged[entity].records:
+            continue
+        stray = ctx.scalar(sql.SQL(
+            "select count(*) from {} where retailer_id is distinct from %(retailer_id)s"
+        ).format(stage_table(entity)))
+        if stray:
+            raise PartitionCorrupt(f"{stray} {entity} records of another retailer")
+
+
+def drop_duplicates(ctx: LoadContext, entity: str) -> int:
+    """Keep one record per natural key. Returns how many were dropped.
+
+    Duplicates are rare, so they are found with a hash aggregate and only their rows are
+    ranked, instead of sorting the whole table with DISTINCT ON.
+    """
+    keys = sql.SQL(", ").join(sql.Identifier(k) for k in NATURAL_KEYS[entity])
+    table = stage_table(entity)
+    dropped = ctx.execute(sql.SQL(
+        "with dup as (select {keys} from {t} group by {keys} having count(*) > 1), "
+        "ranked as (select s.ctid as row_id, row_number() over "
+        "  (partition by {s_keys} order by {keep}) as rn "
+        "  from {t} s where ({s_keys}) in (select {keys} from dup)) "
+        "delete from {t} s using ranked r where s.ctid = r.row_id and r.rn > 1"
+    ).format(keys=keys, t=table, keep=sql.SQL(KEEP_ORDER[entity]),
+             s_keys=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(k))
+                                       for k in NATURAL_KEYS[entity]))).rowcount
+    if dropped:
+        log.info("dropped %s duplicate %s records", dropped, entity)
+    return dropped
