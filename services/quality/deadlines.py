@@ -2,11 +2,14 @@
 
 Day D is due by D + QUALITY_FRESHNESS_GRACE_DAYS at QUALITY_FRESHNESS_DEADLINE_HOUR_UTC.
 A (retailer, date) partition is *complete* once a run covering that retailer ended
-`succeeded` or `succeeded_with_warnings`. Expected dates run from the date of the first
-run ever created (by creation time, so a later backfill of older dates does not widen the
-expectation) through the latest date whose deadline has passed. An expected partition that
-is not complete is *overdue*. A backfill of an old date is judged by whether it completes,
-never by how long ago the date was.
+`succeeded` or `succeeded_with_warnings`.
+
+Expected dates: every date whose deadline falls after the pipeline's first run was
+created and at or before now. A date whose deadline passed before the pipeline existed was
+never owed on time (it is history, loaded by backfills when someone asks), so a demo or a
+backfill of 2024 does not make today's health red; from the first run on, every day is
+owed by its deadline. An expected partition that is not complete is *overdue*. A backfill
+of an old date is judged by whether it completes, never by how long ago the date was.
 """
 
 from __future__ import annotations
@@ -50,23 +53,29 @@ class Overdue:
 @dataclass(frozen=True)
 class Expectation:
     first_date: dt.date | None       # None: no run was ever created, nothing is expected
+    # (a first_date after last_due_date: nothing is due yet)
     last_due_date: dt.date
     overdue: list[Overdue]
 
 
 def expectation(conn: Connection, now: dt.datetime, settings: QualitySettings,
-                retailers: Sequence[str], *, exclude_date: dt.date | None = None) -> Expectation:
+                retailers: Sequence[str], *, exclude_date: dt.date | None = None,
+                skip_in_flight: bool = False) -> Expectation:
     """Which partitions are due by `now` and which of them are not complete.
 
     Args:
         retailers: the retailers expected every day.
         exclude_date: a date being judged right now (its own run is not final yet).
+        skip_in_flight: leave out dates whose run is still queued or running (their own
+            verdict will speak for them; a backfill's dates should not warn about each other).
     """
     last_due = latest_due_date(now, settings)
-    first = conn.execute(
-        text("select run_date from ops.run order by created_at, run_id limit 1")
-    ).scalar()
-    if first is None or first > last_due:
+    started = conn.execute(text("select min(created_at) from ops.run")).scalar()
+    if started is None:
+        return Expectation(None, last_due, [])
+    # the first date whose deadline came after the pipeline started
+    first = latest_due_date(started, settings) + dt.timedelta(days=1)
+    if first > last_due:
         return Expectation(first, last_due, [])
     rows = conn.execute(
         text("""
@@ -75,6 +84,10 @@ def expectation(conn: Connection, now: dt.datetime, settings: QualitySettings,
                  as e(run_date)
             cross join unnest(cast(:retailers as text[])) as r(retailer_id)
             where e.run_date::date is distinct from cast(:exclude as date)
+              and not (:skip_in_flight and exists (
+                select 1 from ops.run active
+                where active.run_date = e.run_date::date
+                  and active.status in ('queued', 'running')))
               and not exists (
                 select 1 from ops.run run
                 where run.run_date = e.run_date::date and run.status = any(:complete)
@@ -82,7 +95,8 @@ def expectation(conn: Connection, now: dt.datetime, settings: QualitySettings,
             order by 1, 2
         """),
         {"first": first, "last": last_due, "retailers": list(retailers),
-         "exclude": exclude_date, "complete": list(COMPLETE_STATUSES)},
+         "exclude": exclude_date, "complete": list(COMPLETE_STATUSES),
+         "skip_in_flight": skip_in_flight},
     ).all()
     return Expectation(first, last_due,
                        [Overdue(r.retailer_id, r.run_date, deadline(r.run_date, settings))

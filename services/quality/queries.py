@@ -161,8 +161,9 @@ def series(conn: Connection, days: int) -> dict[str, Any]:
     start = end - dt.timedelta(days=days - 1)
     dates = [start + dt.timedelta(days=i) for i in range(days)]
     index = {d: i for i, d in enumerate(dates)}
-    lines = {r: [0] * days for r in RETAILER_IDS}
-    revenue = {r: [0.0] * days for r in RETAILER_IDS}
+    # None where nothing was loaded or landed: the chart leaves a gap instead of a fake zero.
+    lines: dict[str, list[int | None]] = {r: [None] * days for r in RETAILER_IDS}
+    revenue: dict[str, list[float | None]] = {r: [None] * days for r in RETAILER_IDS}
     rejected: dict[str, list[float | None]] = {r: [None] * days for r in RETAILER_IDS}
     for row in conn.execute(
         text("select s.order_date, r.retailer_id, count(*) as lines, "
@@ -181,11 +182,17 @@ def series(conn: Connection, days: int) -> dict[str, Any]:
              "order by retailer_id, run_date, created_at desc"),
         {"a": start, "b": end},
     ):
+        if row.retailer_id not in rejected:
+            continue
+        i = index[row.run_date]
         counts = (row.counts or {}).values()
         received = sum(int(c.get("received", 0)) for c in counts)
-        if row.retailer_id in rejected and received:
-            rejected[row.retailer_id][index[row.run_date]] = round(
+        if received:
+            rejected[row.retailer_id][i] = round(
                 sum(int(c.get("rejected", 0)) for c in counts) / received, 6)
+        # a landed partition with no lines is a real zero
+        if lines[row.retailer_id][i] is None:
+            lines[row.retailer_id][i], revenue[row.retailer_id][i] = 0, 0.0
     return {"dates": [d.isoformat() for d in dates], "retailers": list(RETAILER_IDS),
             "lines": lines, "revenue_usd": revenue, "rejected_share": rejected}
 

@@ -18,7 +18,7 @@ def sync_definitions(conn: Connection, registry: CheckRegistry) -> int:
 
     A check that left the registry is kept (old results point at it) but marked inactive.
     """
-    stored = dict(conn.execute(
+    stored: dict[str, str] = dict(conn.execute(
         text("select check_name, definition_hash from quality.check_definition where is_active")
     ).all())
     # Only changed rows are written: an upsert locks the row it conflicts with, and

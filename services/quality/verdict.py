@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -29,6 +29,13 @@ class Judged:
     retailer_id: str
     severity: str
     status: str
+
+
+class Graded(Protocol):
+    """Anything with a result status: a stored row or a fresh CheckResult."""
+
+    @property
+    def status(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -62,11 +69,11 @@ def decide(results: Iterable[Judged], failed_steps: Sequence[Mapping[str, Any]])
     return Verdict("succeeded", [])
 
 
-def tally(results: Iterable[Judged]) -> dict[str, int]:
+def tally(results: Iterable[Graded]) -> dict[str, int]:
     """Results per status, as the quality step's counts: {"pass", "warn", "fail", "error"}."""
     counts = dict.fromkeys(STATUSES, 0)
     for r in results:
-        counts[r.status] += 1
+        counts[str(r.status)] += 1
     return counts
 
 

@@ -141,8 +141,8 @@ def seed_partition(conn: Connection, run_id: str, run_date: dt.date, retailer_id
                 "rk": key, "o": order_id, "l": line, "d": run_date,
                 "dk": int(f"{run_date:%Y%m%d}"), "c": created, "ck": customers[n % 3],
                 "pk": product_key, "sk": stores[n % 2], "q": qty, "p": price, "disc": discount,
-                "t": line_total, "cur": currency, "usd": (line_total * rate).quantize(Decimal("0.01")),
-                "run": run_id})
+                "t": line_total, "cur": currency, "run": run_id,
+                "usd": (line_total * rate).quantize(Decimal("0.01"))})
         conn.execute(
             text("insert into warehouse.fact_sales (retailer_key, order_id, line_number, "
                  "order_date, order_date_key, created_at, customer_key, product_key, store_key, "
@@ -211,20 +211,27 @@ def seed_partition(conn: Connection, run_id: str, run_date: dt.date, retailer_id
         text("update ops.run_step set counts = cast(:c as jsonb) "
              "where run_id = :r and step = 'transform' and retailer_id = :ret"),
         {"r": run_id, "ret": retailer_id,
-         "c": _json({"fact_sales": {"inserted": lines, "updated": 0, "unchanged": 0}})},
+         "c": _json({"fact_sales": {"inserted": lines, "updated": 0, "unchanged": 0},
+                     "staged": {"order_lines": {"records": lines + DUPLICATES,
+                                                "duplicates": DUPLICATES}}})},
     )
     return SeededPartition(retailer_id, key, order_ids, lines, total, rejected_key)
 
 
-def seed_run(conn: Connection, run_date: dt.date, *, retailers=RETAILER_IDS, orders: int = 4,
-             status: str = "running", created_at: dt.datetime | None = None) -> SeededRun:
-    """A clean run of `retailers` for `run_date`, waiting for its quality step."""
+def seed_run(conn: Connection, run_date: dt.date, *, retailers=RETAILER_IDS,
+             orders: int | dict[str, int] = 4, status: str = "running",
+             created_at: dt.datetime | None = None) -> SeededRun:
+    """A clean run of `retailers` for `run_date`, waiting for its quality step.
+
+    `orders` is the number of orders (two lines each) per retailer, or one per retailer.
+    """
     run_id = create_run(conn, run_date, retailers=retailers, status=status,
                         created_at=created_at)
     run = SeededRun(run_id, run_date)
     for retailer_id in retailers:
+        n = orders[retailer_id] if isinstance(orders, dict) else orders
         run.partitions[retailer_id] = seed_partition(conn, run_id, run_date, retailer_id,
-                                                     orders=orders)
+                                                     orders=n)
     return run
 
 

@@ -35,7 +35,7 @@ from services.quality.checks.base import (
 def volume_vs_same_weekday(ctx: CheckContext) -> Outcome:
     weeks = ctx.settings.volume_weeks
     history_dates = [ctx.run_date - dt.timedelta(weeks=k) for k in range(1, weeks + 1)]
-    per_date = dict(ctx.conn.execute(
+    per_date: dict[dt.date, int] = dict(ctx.conn.execute(
         text("select order_date, count(*) from warehouse.fact_sales "
              "where retailer_key = :retailer_key and order_date = any(:dates) "
              "group by order_date"),
