@@ -202,7 +202,9 @@ with v as (
   from held h
   join {moved} m on m.{id} = h.{id}
   join v on v.{id} = h.{id}
-  where f.retailer_key = %(retailer_key)s and f.order_date >= %(lo_date)s
+  where f.retailer_key = %(retailer_key)s
+    -- a bound on the date index: only days at or after the earliest change are read
+    and f.order_date >= (select min(lo) from {moved})::date
     and f.{fkey} = h.key and f.created_at >= m.lo
     and f.created_at < v.valid_to and (f.created_at >= v.valid_from or v.is_first)
     and f.{fkey} <> v.key
@@ -211,13 +213,20 @@ with v as (
 select order_date, count(*) from fixed group by order_date
 """
 
-# Dates of the sales that point at versions whose attributes changed in place.
+# Dates of the sales that point at versions whose attributes changed in place (their
+# facts lie within the versions' old windows).
+RESTATED = """
+select {id}, key, case when old_first then '-infinity' else old_from end as lo
+from {plan}
+where action = 'update' and not was_inferred and old_hash is distinct from attr_hash
+"""
+
 RESTATED_DATES = """
 select distinct f.order_date
 from warehouse.{fact} f
-join {plan} p on f.{fkey} = p.key
-where p.action = 'update' and not p.was_inferred and p.old_hash is distinct from p.attr_hash
-  and f.retailer_key = %(retailer_key)s and f.order_date >= %(lo_date)s
+join (""" + RESTATED + """) p on f.{fkey} = p.key
+where f.retailer_key = %(retailer_key)s
+  and f.order_date >= (select min(lo) from (""" + RESTATED + """) r)::date
 """
 
 COMPLETED_INFERRED_DATES = """
@@ -257,15 +266,13 @@ def merge(ctx: LoadContext, dim: Scd2Dim) -> None:
 def repoint(ctx: LoadContext, dim: Scd2Dim) -> None:
     """Point the facts of changed members at the version now valid at their created_at."""
     ctx.execute(_fmt(dim, MOVED))
-    lo = ctx.scalar(_fmt(dim, "select min(lo) from {moved} where lo < 'infinity'"))
-    if lo is None:
+    if not ctx.scalar(_fmt(dim, "select exists (select 1 from {moved} where lo < 'infinity')")):
         return
-    lo_date = ctx.scalar("select %(lo)s::timestamptz::date", {"lo": lo})
     repointed = 0
     for fact in dim.facts:
         rows = ctx.rows(_fmt(dim, REPOINT, fact=sql.Identifier(fact.table),
                              fkey=sql.Identifier(fact.key_column),
-                             stamp=sql.Identifier(fact.stamp_column)), {"lo_date": lo_date})
+                             stamp=sql.Identifier(fact.stamp_column)))
         ctx.touch(d for d, _ in rows)
         repointed += sum(n for _, n in rows)
     if repointed:
@@ -274,15 +281,11 @@ def repoint(ctx: LoadContext, dim: Scd2Dim) -> None:
 
 def restated_dates(ctx: LoadContext, dim: Scd2Dim) -> None:
     """Touch the order dates whose marts show attributes that changed in place."""
-    lo = ctx.scalar(_fmt(dim, "select min(case when old_first then '-infinity' "
-                              "else old_from end) from {plan} where action = 'update' "
-                              "and not was_inferred and old_hash is distinct from attr_hash"))
-    if lo is not None:
-        lo_date = ctx.scalar("select %(lo)s::timestamptz::date", {"lo": lo})
+    if ctx.scalar(_fmt(dim, "select exists (" + RESTATED + ")")):
         for fact in dim.facts:
             ctx.touch(r[0] for r in ctx.rows(
                 _fmt(dim, RESTATED_DATES, fact=sql.Identifier(fact.table),
-                     fkey=sql.Identifier(fact.key_column)), {"lo_date": lo_date}))
+                     fkey=sql.Identifier(fact.key_column))))
     # Completed inferred members: the sales that used them are listed by date.
     ctx.touch(r[0] for r in ctx.rows(_fmt(dim, COMPLETED_INFERRED_DATES)))
 
