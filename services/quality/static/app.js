@@ -158,7 +158,11 @@ function renderGrid(grid) {
             "data-result": cell.result_id,
             title: `${check.check_name} · ${col.retailer_id} · ${col.run_date}\n${cell.status}: ${cell.message}`,
             "aria-label": `${check.check_name} ${col.retailer_id} ${col.run_date} ${cell.status}`,
-            onclick: () => openResult(cell.result_id),
+            onclick: (e) => {
+              document.querySelectorAll(".cellbtn.selected").forEach((b) => b.classList.remove("selected"));
+              e.currentTarget.classList.add("selected");
+              openResult(cell.result_id);
+            },
           }));
         }
         return td;
@@ -286,11 +290,11 @@ async function refresh() {
 }
 
 document.getElementById("refresh").addEventListener("click", refresh);
-document.getElementById("panel-close").addEventListener("click", () => {
+function closePanel() {
   document.getElementById("panel").hidden = true;
-});
-document.addEventListener("keydown", (e) => {
-  if (e.key === "Escape") document.getElementById("panel").hidden = true;
-});
+  document.querySelectorAll(".cellbtn.selected").forEach((b) => b.classList.remove("selected"));
+}
+document.getElementById("panel-close").addEventListener("click", closePanel);
+document.addEventListener("keydown", (e) => { if (e.key === "Escape") closePanel(); });
 refresh();
 setInterval(refresh, REFRESH_MS);
