@@ -83,6 +83,8 @@ class RetailerCommonSettings(BaseSettings):
     stores: int = 12
     fault_rate: float = Field(0.01, ge=0, le=0.5)
     price_change_rate: float = Field(0.02, ge=0, le=1)
+    # Share of signed-up customers whose attributes (city, email, name) change on a day.
+    customer_change_rate: float = Field(0.002, ge=0, le=1)
     max_page_size: int = 5000
     token_ttl_seconds: int = 300
     error_rate: float = Field(0.0, ge=0, le=1)

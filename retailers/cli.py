@@ -1,0 +1,91 @@
+"""`retailers`: create the retailers' databases and seed them.
+
+    retailers init-db [--retailers retailer1,retailer2] [--drop]
+    retailers seed --start 2024-01-15 [--end 2024-01-16] [--orders-per-day N]
+                   [--retailers retailer1,retailer2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+
+from retailers.registry import parse_retailer_ids
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retailers", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init-db", help="create each retailer's database and apply its SQL")
+    init.add_argument("--retailers", help="comma-separated ids (default: all three)")
+    init.add_argument("--drop", action="store_true", help="drop the databases first")
+    seed = sub.add_parser("seed", help="generate and write dates (idempotent per date)")
+    seed.add_argument("--start", type=_date, required=True)
+    seed.add_argument("--end", type=_date, help="last date, inclusive (default: --start)")
+    seed.add_argument("--orders-per-day", type=int, help="override RETAILER_ORDERS_PER_DAY")
+    seed.add_argument("--retailers", help="comma-separated ids (default: all three)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from shared.settings import load_settings_or_exit
+
+    settings = load_settings_or_exit()
+    try:
+        ids = parse_retailer_ids(args.retailers)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "init-db":
+        return _init_db(ids, settings, args.drop)
+    return _seed(ids, settings, args)
+
+
+def _init_db(ids: list[str], settings, drop: bool) -> int:
+    from retailers.db import init_db
+
+    for rid in ids:
+        t0 = time.perf_counter()
+        applied = init_db(rid, getattr(settings, rid).database_url, drop=drop)
+        print(f"{rid}: applied {', '.join(applied)} ({time.perf_counter() - t0:.2f}s)")
+    return 0
+
+
+def _seed(ids: list[str], settings, args) -> int:
+    from retailers.generator import seed_dates
+
+    overrides = {}
+    if args.orders_per_day is not None:
+        if args.orders_per_day < 0:
+            print("error: --orders-per-day must not be negative", file=sys.stderr)
+            return 2
+        overrides["orders_per_day"] = args.orders_per_day
+    try:
+        report = seed_dates(ids, args.start, args.end or args.start, settings=settings,
+                            overrides=overrides)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for rid, state in report.master.items():
+        print(f"{rid}: master data {state}")
+    for d in report.days:
+        faults = ", ".join(f"{k}={v}" for k, v in d.faults.items())
+        print(f"{d.retailer_id} {d.day}: {d.orders} orders, {d.lines} lines, {d.events} events "
+              f"(generate {d.generate_seconds:.2f}s, write {d.write_seconds:.2f}s) "
+              f"faults: {faults}")
+    print(f"total: {report.orders} orders, {report.lines} lines in {report.seconds:.2f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""What the three retailers share: the app factory, chaos, paging, errors, DB helpers."""

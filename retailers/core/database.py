@@ -1,0 +1,92 @@
+"""The API's connections to its retailer's database: a small thread-safe pool per worker."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import psycopg2
+from psycopg2.pool import ThreadedConnectionPool
+
+from retailers.core.errors import ApiError
+from retailers.core.pgcopy import copy_out_int64
+
+Params = Mapping[str, Any] | None
+
+
+class Database:
+    """Pooled autocommit connections; each page request takes one for its queries.
+
+    The pool is created on first use, so it is built inside the server worker (after
+    gunicorn forks), never shared across processes.
+    """
+
+    def __init__(self, url: str, application_name: str, timezone: str = "UTC",
+                 max_connections: int = 8) -> None:
+        self._url = url
+        self._kwargs = {"application_name": application_name[:63],
+                        "options": f"-c timezone={timezone}"}
+        self._max = max_connections
+        self._pool: ThreadedConnectionPool | None = None
+        self._lock = threading.Lock()
+
+    def _get_pool(self) -> ThreadedConnectionPool:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadedConnectionPool(0, self._max, self._url, **self._kwargs)
+            return self._pool
+
+    @contextmanager
+    def cursor(self) -> Iterator[Any]:
+        """A cursor on a pooled autocommit connection; a broken connection is discarded."""
+        try:
+            pool = self._get_pool()
+            conn = pool.getconn()
+        except psycopg2.Error as exc:
+            raise ApiError(503, "unavailable", f"database unavailable: {exc}".strip()) from exc
+        broken = False
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                yield cur
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            broken = True
+            raise
+        finally:
+            pool.putconn(conn, close=broken or bool(conn.closed))
+
+    def rows(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        """The result as dicts keyed by the column names (the wire field names)."""
+        with self.cursor() as cur:
+            cur.execute(sql, params)
+            names = [d.name for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def one(self, sql: str, params: Params = None) -> tuple | None:
+        with self.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()
+
+    def column(self, sql: str, params: Params = None) -> list[Any]:
+        with self.cursor() as cur:
+            cur.execute(sql, params)
+            return [row[0] for row in cur.fetchall()]
+
+    def int64_keys(self, sql: str, params: Params = None) -> np.ndarray:
+        """A one-column bigint query streamed with COPY into a numpy array."""
+        with self.cursor() as cur:
+            bound = cur.mogrify(sql, params).decode()
+            return copy_out_int64(cur, bound)
+
+    def execute(self, sql: str, params: Params = None) -> None:
+        with self.cursor() as cur:
+            cur.execute(sql, params)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.closeall()
+                self._pool = None

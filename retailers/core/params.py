@@ -1,0 +1,109 @@
+"""Query parameters of the data endpoints: the day, and the three paging styles.
+
+A bad value is a 400 with the error body, never a 500 or a silently clamped value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from dataclasses import dataclass
+
+import orjson
+from flask import request
+
+from retailers.core.errors import bad_request
+
+
+@dataclass(frozen=True)
+class Day:
+    """A UTC calendar day, with its bounds ready for timestamptz and naive-UTC columns."""
+
+    date: dt.date
+    start: dt.datetime          # aware, UTC
+    end: dt.datetime            # aware, UTC, exclusive
+
+    @property
+    def start_naive(self) -> dt.datetime:
+        return self.start.replace(tzinfo=None)
+
+    @property
+    def end_naive(self) -> dt.datetime:
+        return self.end.replace(tzinfo=None)
+
+    def sql(self) -> dict[str, object]:
+        """The usual query parameters: day, start, end (aware) and their naive twins."""
+        return {"day": self.date, "start": self.start, "end": self.end,
+                "start_naive": self.start_naive, "end_naive": self.end_naive}
+
+
+def day_param(name: str = "date") -> Day:
+    """The required `YYYY-MM-DD` parameter `name` as a UTC Day."""
+    raw = request.args.get(name)
+    if not raw:
+        raise bad_request(f"{name} is required (YYYY-MM-DD)")
+    try:
+        date = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise bad_request(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from None
+    if len(raw) != 10:
+        raise bad_request(f"{name}={raw!r} is not a date (YYYY-MM-DD)")
+    start = dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
+    return Day(date, start, start + dt.timedelta(days=1))
+
+
+def int_param(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+    """An integer parameter within minimum..maximum (400 outside it)."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise bad_request(f"{name} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise bad_request(f"{name} must be at most {maximum}")
+    return value
+
+
+def offset_limit(max_size: int, default: int = 1000) -> tuple[int, int]:
+    """retailer1's `offset` (from 0) and `limit` (1..max)."""
+    return (int_param("offset", 0, 0),
+            int_param("limit", min(default, max_size), 1, max_size))
+
+
+def page_number(max_size: int, default: int = 500) -> tuple[int, int]:
+    """retailer3's `page` (from 1) and `per_page` (1..max)."""
+    return (int_param("page", 1, 1),
+            int_param("per_page", min(default, max_size), 1, max_size))
+
+
+def cursor_page(resource: str, day: dt.date | None, max_size: int,
+                default: int = 500) -> tuple[str, int]:
+    """retailer2's `cursor` (decoded to the last key seen, "" at the start) and `page_size`."""
+    size = int_param("page_size", min(default, max_size), 1, max_size)
+    raw = request.args.get("cursor")
+    return (decode_cursor(raw, resource, day) if raw else "", size)
+
+
+def encode_cursor(resource: str, day: dt.date | None, last_key: str) -> str:
+    """An opaque cursor: which list, which day, the last key served (keyset position)."""
+    payload = orjson.dumps([resource, day.isoformat() if day else None, last_key])
+    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+
+
+def decode_cursor(raw: str, resource: str, day: dt.date | None) -> str:
+    """The last key of a cursor from `encode_cursor`; 400 when it is not one for this list."""
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        kind, cursor_day, key = data
+    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+        raise bad_request("cursor is not valid; use the next_cursor of the previous page") \
+            from None
+    if kind != resource or cursor_day != (day.isoformat() if day else None) \
+            or not isinstance(key, str):
+        raise bad_request("cursor belongs to another list or day")
+    return key

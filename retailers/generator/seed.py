@@ -1,0 +1,188 @@
+"""Write master data and dates into the retailers' databases.
+
+One transaction per (retailer, date): delete what the generator wrote for orders created
+that date, COPY the regenerated arrays into staging, shape them into the retailer's tables,
+bump the data version. Re-seeding a date is therefore idempotent, and a date's rows are the
+same whichever other dates were seeded before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from retailers.core.spec import RetailerSpec
+from retailers.db import connect, init_db
+from retailers.generator.calendar import ORDER_BLOCK, check_day, day_index, days
+from retailers.generator.day import generate_day
+from retailers.generator.frames import DayData
+from retailers.generator.master import MasterData, Volumes, build_master
+from retailers.generator.staging import stage_day, stage_master
+from retailers.registry import get_spec
+
+# Serializes seeders of one database (two CLIs at once would otherwise interleave deletes).
+SEED_LOCK = 7_311_001
+
+
+@dataclass(frozen=True)
+class DaySeed:
+    """What was written for one retailer and date."""
+
+    retailer_id: str
+    day: dt.date
+    orders: int
+    lines: int
+    events: int
+    faults: dict[str, int]
+    generate_seconds: float
+    write_seconds: float
+
+
+@dataclass
+class SeedReport:
+    """The outcome of `seed_dates`."""
+
+    days: list[DaySeed] = field(default_factory=list)
+    master: dict[str, str] = field(default_factory=dict)  # retailer -> "loaded" | "kept"
+    seconds: float = 0.0
+
+    @property
+    def lines(self) -> int:
+        return sum(d.lines for d in self.days)
+
+    @property
+    def orders(self) -> int:
+        return sum(d.orders for d in self.days)
+
+
+def seed_dates(retailer_ids: Sequence[str], start: dt.date, end: dt.date | None = None, *,
+               settings=None, overrides: Mapping[str, Any] | None = None,
+               database_urls: Mapping[str, str] | None = None,
+               parallel: bool = True) -> SeedReport:
+    """Generate and write dates start..end (inclusive) for the given retailers.
+
+    Args:
+        retailer_ids: e.g. `["retailer1", "retailer2", "retailer3"]`.
+        start: first date; end: last date (defaults to start).
+        settings: the suite settings (defaults to `get_settings()`); only `.retailer`
+            (RetailerCommonSettings) and the retailers' database URLs are used.
+        overrides: RetailerCommonSettings fields to replace for this call, e.g.
+            `{"orders_per_day": 60, "fault_rate": 0.05}`.
+        database_urls: per-retailer database URLs replacing the settings' ones.
+        parallel: seed the retailers concurrently (each has its own database).
+    Returns:
+        A SeedReport with one DaySeed per retailer and date, and whether master data was
+        (re)loaded.
+    """
+    if settings is None:
+        from shared.settings import get_settings
+
+        settings = get_settings()
+    common = settings.retailer
+    if overrides:
+        unknown = set(overrides) - set(type(common).model_fields)
+        if unknown:
+            raise ValueError(f"unknown retailer settings: {', '.join(sorted(unknown))}")
+        common = type(common).model_validate({**common.model_dump(), **overrides})
+    dates = days(start, end or start)
+    for d in dates:
+        check_day(d)
+    urls = {rid: (database_urls or {}).get(rid) or getattr(settings, rid).database_url
+            for rid in retailer_ids}
+    began = time.perf_counter()
+    report = SeedReport()
+
+    def run(rid: str) -> tuple[str, str, list[DaySeed]]:
+        state, seeded = seed_retailer(get_spec(rid), urls[rid], common, dates)
+        return rid, state, seeded
+
+    workers = len(retailer_ids) if parallel else 1
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        for rid, state, seeded in pool.map(run, retailer_ids):
+            report.master[rid] = state
+            report.days.extend(seeded)
+    report.seconds = time.perf_counter() - began
+    return report
+
+
+def volumes_of(common) -> Volumes:
+    """The master-data part of RetailerCommonSettings."""
+    return Volumes(seed=common.seed, products=common.products, customers=common.customers,
+                   stores=common.stores, fault_rate=common.fault_rate,
+                   price_change_rate=common.price_change_rate,
+                   customer_change_rate=common.customer_change_rate)
+
+
+def seed_retailer(spec: RetailerSpec, url: str, common,
+                  dates: Sequence[dt.date]) -> tuple[str, list[DaySeed]]:
+    """Seed one retailer's database: master data when needed, then each date."""
+    init_db(spec.retailer_id, url)
+    master = build_master(spec.profile, volumes_of(common))
+    conn = connect(url, f"{spec.retailer_id}-seed")
+    try:
+        state = ensure_master(conn, spec, master)
+        seeded = []
+        for d in dates:
+            t0 = time.perf_counter()
+            data = generate_day(master, d, common.orders_per_day)
+            t1 = time.perf_counter()
+            write_day(conn, spec, master, data)
+            seeded.append(DaySeed(spec.retailer_id, d, len(data.orders.order_no),
+                                  len(data.lines.line_key), len(data.events.order_no),
+                                  data.faults, t1 - t0, time.perf_counter() - t1))
+        return state, seeded
+    finally:
+        conn.close()
+
+
+def ensure_master(conn, spec: RetailerSpec, master: MasterData) -> str:
+    """Load master data unless the database already holds this exact master data.
+
+    Different master data (another seed or volume) makes every stored date meaningless, so
+    the retailer's tables are emptied first. Returns "loaded" or "kept".
+    """
+    fingerprint = master.fingerprint()
+    with conn, conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(%s)", (SEED_LOCK,))
+        cur.execute("select fingerprint from sim.generator where id = 1")
+        row = cur.fetchone()
+        if row and row[0] == fingerprint:
+            return "kept"
+        cur.execute("select format('%I.%I', schemaname, tablename) from pg_tables "
+                    "where schemaname = 'public'")
+        tables = [r[0] for r in cur.fetchall()]
+        if tables:
+            cur.execute(f"truncate {', '.join(tables)}")
+        cur.execute("truncate sim.seeded_day")
+        stage_master(cur, master)
+        cur.execute(spec.load.master)
+        cur.execute("update sim.generator set fingerprint = %s, master_loaded_at = now(), "
+                    "data_version = data_version + 1 where id = 1",
+                    (orjson.dumps(fingerprint).decode(),))
+    return "loaded"
+
+
+def write_day(conn, spec: RetailerSpec, master: MasterData, data: DayData) -> None:
+    """Replace one date's orders, lines and events in one transaction."""
+    lo = day_index(data.day) * ORDER_BLOCK
+    t0 = time.perf_counter()
+    with conn, conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(%s)", (SEED_LOCK,))
+        cur.execute(spec.load.delete_day, {"lo": lo, "hi": lo + ORDER_BLOCK})
+        stage_day(cur, data)
+        cur.execute(spec.load.day, {"seed": master.volumes.seed})
+        cur.execute(
+            "insert into sim.seeded_day (day, orders, lines, events, faults, seconds) "
+            "values (%s, %s, %s, %s, %s, %s) on conflict (day) do update set "
+            "orders = excluded.orders, lines = excluded.lines, events = excluded.events, "
+            "faults = excluded.faults, seconds = excluded.seconds, seeded_at = now()",
+            (data.day, len(data.orders.order_no), len(data.lines.line_key),
+             len(data.events.order_no), orjson.dumps(data.faults).decode(),
+             time.perf_counter() - t0))
+        cur.execute("update sim.generator set data_version = data_version + 1 where id = 1")

@@ -1,0 +1,20 @@
+"""retailer1 "Northwind Outfitters": API key, offset/limit pages, flat order lines, naive
+UTC timestamps, dollars as JSON numbers."""
+
+from pathlib import Path
+
+from retailers.core.spec import RetailerSpec
+from retailers.retailer1.api import routes
+from retailers.retailer1.auth import authenticate
+from retailers.retailer1.load import LOAD
+from retailers.retailer1.profile import PROFILE
+
+SPEC = RetailerSpec(
+    retailer_id="retailer1",
+    name="Northwind Outfitters",
+    profile=PROFILE,
+    schema_sql=Path(__file__).with_name("schema.sql"),
+    load=LOAD,
+    routes=routes,
+    authenticate=authenticate,
+)

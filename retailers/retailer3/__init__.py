@@ -1,0 +1,21 @@
+"""retailer3 "Euromarché": OAuth2 client credentials, page numbers, orders, items and
+events as separate resources, euros as strings, RFC 3339 UTC timestamps."""
+
+from pathlib import Path
+
+from retailers.core.spec import RetailerSpec
+from retailers.retailer3.api import routes
+from retailers.retailer3.auth import authenticate, token_routes
+from retailers.retailer3.load import LOAD
+from retailers.retailer3.profile import PROFILE
+
+SPEC = RetailerSpec(
+    retailer_id="retailer3",
+    name="Euromarché",
+    profile=PROFILE,
+    schema_sql=Path(__file__).with_name("schema.sql"),
+    load=LOAD,
+    routes=routes,
+    authenticate=authenticate,
+    public_routes=token_routes,
+)
