@@ -97,6 +97,20 @@ def _missing(value: object) -> bool:
     return value is None or value == ""
 
 
+# Prices and totals repeat a great deal within a day (a catalog's prices, zero discounts),
+# so conversions are remembered; the memo is emptied when it grows past its bound.
+_MEMO_LIMIT = 1 << 16
+_money_memo: dict[object, str] = {}
+_cents_memo: dict[object, str] = {}
+
+
+def _remember(memo: dict[object, str], value: object, text: str) -> str:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[value] = text
+    return text
+
+
 def money(value: object, field: str = "amount") -> str:
     """A decimal string with two places, from a number, a numeric string or a Decimal.
 
@@ -108,15 +122,18 @@ def money(value: object, field: str = "amount") -> str:
     Raises:
         InvalidRecord: missing_field or bad_number.
     """
-    if _missing(value) or isinstance(value, bool):
-        if isinstance(value, bool):
-            raise InvalidRecord(RejectReason.BAD_NUMBER, f"{field}={value!r} is not a number",
-                                field)
+    if value.__class__ is bool:
+        raise InvalidRecord(RejectReason.BAD_NUMBER, f"{field}={value!r} is not a number", field)
+    try:
+        return _money_memo[value]
+    except (KeyError, TypeError):  # TypeError: an unhashable value, rejected below
+        pass
+    if _missing(value):
         raise InvalidRecord(RejectReason.MISSING_FIELD, f"{field} is missing", field)
     # repr of a float is its shortest round-trip form: 12.99 stays 12.99, not 12.98999...
     text = repr(value) if isinstance(value, float) else str(value)
-    if _TWO_PLACES.fullmatch(text):  # the common case, without Decimal arithmetic
-        return "0.00" if text == "-0.00" else text
+    if _TWO_PLACES.fullmatch(text):  # already canonical, without Decimal arithmetic
+        return _remember(_money_memo, value, "0.00" if text == "-0.00" else text)
     try:
         d = Decimal(text)
     except (InvalidOperation, ValueError):
@@ -124,11 +141,19 @@ def money(value: object, field: str = "amount") -> str:
                             field) from None
     if not d.is_finite():
         raise InvalidRecord(RejectReason.BAD_NUMBER, f"{field}={value!r} is not finite", field)
-    return str(d.quantize(CENT, rounding=ROUND_HALF_UP) + 0)  # + 0 turns -0.00 into 0.00
+    # + 0 turns -0.00 into 0.00
+    return _remember(_money_memo, value, str(d.quantize(CENT, rounding=ROUND_HALF_UP) + 0))
 
 
 def cents_to_money(value: object, field: str = "amount") -> str:
     """Integer cents (or a string of them) as a decimal string with two places."""
+    if value.__class__ is int:
+        try:
+            return _cents_memo[value]
+        except KeyError:
+            sign = "-" if value < 0 else ""  # type: ignore[operator]
+            whole, rest = divmod(abs(value), 100)  # type: ignore[call-overload]
+            return _remember(_cents_memo, value, f"{sign}{whole}.{rest:02d}")
     if _missing(value):
         raise InvalidRecord(RejectReason.MISSING_FIELD, f"{field} is missing", field)
     if isinstance(value, bool | float):
@@ -139,9 +164,7 @@ def cents_to_money(value: object, field: str = "amount") -> str:
     except (TypeError, ValueError):
         raise InvalidRecord(RejectReason.BAD_NUMBER, f"{field}={value!r} is not integer cents",
                             field) from None
-    sign = "-" if cents < 0 else ""
-    whole, rest = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{rest:02d}"
+    return cents_to_money(cents, field)
 
 
 def money_to_cents(amount: str) -> int:
@@ -169,10 +192,10 @@ def currency(value: object, field: str = "currency") -> str:
 
 def integer(value: object, field: str) -> int:
     """A whole number from an int or a string of digits (`"3"`); floats with a fraction fail."""
+    if value.__class__ is int:
+        return value  # type: ignore[return-value]
     if _missing(value):
         raise InvalidRecord(RejectReason.MISSING_FIELD, f"{field} is missing", field)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str):
@@ -194,12 +217,21 @@ def quantity(value: object, field: str = "quantity") -> int:
 
 def key(value: object, field: str) -> str:
     """A natural key as a non-empty string (retailers use ints, prefixed strings, UUIDs)."""
+    if value.__class__ is str:
+        text = value.strip()  # type: ignore[attr-defined]
+        if text:
+            return text
+    elif value.__class__ is int:
+        return str(value)
     if _missing(value) or isinstance(value, bool | dict | list):
         if isinstance(value, bool | dict | list):
             raise InvalidRecord(RejectReason.MALFORMED_RECORD,
                                 f"{field}={value!r} is not an identifier", field)
         raise InvalidRecord(RejectReason.MISSING_FIELD, f"{field} is missing", field)
-    return str(value).strip()
+    text = str(value).strip()
+    if not text:
+        raise InvalidRecord(RejectReason.MISSING_FIELD, f"{field} is blank", field)
+    return text
 
 
 def code(value: object, field: str, mapping: dict[str, str],
@@ -268,7 +300,11 @@ def timestamp(value: object, field: str, *, naive_tz: dt.tzinfo | None = None) -
         if naive_tz is None:
             raise InvalidRecord(RejectReason.BAD_TIMESTAMP, f"{field}={value!r} has no offset",
                                 field)
+        if naive_tz is dt.UTC and not ts.microsecond and len(value) == 19:
+            return f"{value[:10]}T{value[11:]}Z"  # already UTC to the second: just re-spell
         ts = ts.replace(tzinfo=naive_tz)
+    elif not ts.microsecond and not ts.utcoffset() and value[4] == "-" and value[13] == ":":
+        return f"{value[:10]}T{value[11:19]}Z"  # UTC already (`...Z`, `+00:00`, `.000Z`)
     return utc_iso(ts)
 
 

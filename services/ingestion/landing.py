@@ -14,6 +14,7 @@ import hashlib
 import logging
 import zlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,8 +205,11 @@ class PartitionWriter:
 
     def close(self) -> list[LandedObject]:
         """Finish every open object. Returns all objects: bronze, then silver, rejected."""
-        for writer in self._open.values():
-            self.landed.extend(writer.close())
+        # Each close is a round trip or two (the last chunk, completing the upload): do them
+        # concurrently rather than one after another.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for landed in pool.map(JsonLinesWriter.close, self._open.values()):
+                self.landed.extend(landed)
         self._open.clear()
         order = {"bronze": 0, "silver": 1, "rejected": 2}
         return sorted(self.landed, key=lambda o: order[o.kind])
@@ -225,12 +229,16 @@ def delete_run_objects(s3, bucket: str, retailer_id: str, day: dt.date, run_id: 
     prefixes = [object_prefix("bronze", retailer_id, day, run_id, r) for r in resources]
     prefixes += [object_prefix("silver", retailer_id, day, run_id, e) for e in entities]
     prefixes.append(object_prefix("rejected", retailer_id, day, run_id))
-    deleted = 0
-    paginator = s3.get_paginator("list_objects_v2")
-    for prefix in prefixes:
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+
+    def clear(prefix: str) -> int:
+        deleted = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if keys:
                 s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
                 deleted += len(keys)
-    return deleted
+        return deleted
+
+    # a dozen prefixes, each a round trip: look at them concurrently
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return sum(pool.map(clear, prefixes))

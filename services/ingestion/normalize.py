@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from shared.canonical import ENTITIES, InvalidRecord, RejectReason, money_to_cents
+from shared.canonical import ENTITIES, InvalidRecord, RejectReason, money, money_to_cents
 
 if TYPE_CHECKING:  # connectors import this module; a type-only import avoids the cycle
     from services.ingestion.connectors.base import Page
@@ -63,19 +63,22 @@ class ControlTally:
     _order_id: str | None = None
     _seen: set[Any] = field(default_factory=set)
 
-    def add(self, order_id: str, line_number: Any, amount: str | None, on_day: bool) -> bool:
-        """Count one served line; False when it repeats a line of the same order."""
+    def add(self, order_id: str, line_number: Any, cents: int | None, on_day: bool) -> bool:
+        """Count one served line (`cents`: its total, None when unreadable); False when it
+        repeats a line of the same order."""
         if order_id != self._order_id:
             self._order_id = order_id
             self._seen = set()
+        if line_number.__class__ not in (int, str):
+            line_number = repr(line_number)  # hashable whatever the retailer sent
         if line_number in self._seen:
             self.duplicate_lines += 1
             return False
         self._seen.add(line_number)
         if on_day:
             self.line_count += 1
-            if amount is not None:
-                self.cents += money_to_cents(amount)
+            if cents is not None:
+                self.cents += cents
         return True
 
 
@@ -201,6 +204,14 @@ class Normalizer(ABC):
                 self.reject(entity, exc, record, _key_text(key_of(record)))
                 continue
             self.emit(entity, canonical)
+
+
+def readable_money(value: Any) -> str | None:
+    """A money value when it can be read (for totals and reconciliation), else None."""
+    try:
+        return money(value)
+    except InvalidRecord:
+        return None
 
 
 def _key_text(value: Any) -> str | None:

@@ -13,7 +13,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from services.ingestion.connectors.base import ControlTotals, Page, RetailerClient
-from services.ingestion.normalize import Handler, Normalizer, Record, as_invalid
+from services.ingestion.normalize import (
+    Handler,
+    Normalizer,
+    Record,
+    as_invalid,
+    readable_money,
+)
 from shared import canonical as c
 from shared.canonical import InvalidRecord, RejectReason
 from shared.settings import Retailer1Settings
@@ -167,18 +173,18 @@ class Retailer1Normalizer(Normalizer):
 
     def _line(self, order: _OpenOrder, line: Record) -> None:
         line_no = line.get("line_no")
-        record_key = f"{order.order_id}:{line_no}"
-        amount = _readable_money(line.get("line_total"))
+        amount = readable_money(line.get("line_total"))
+        cents = c.money_to_cents(amount) if amount is not None else None
         created_at = order.fields["created_at"] if order.fields is not None else None
-        first_time = self.control.add(order.order_id, str(line_no), amount,
+        first_time = self.control.add(order.order_id, line_no, cents,
                                       created_at is not None and created_at[:10] == self.day_text)
-        if amount is None:
+        if cents is None:
             order.total_known = False
         elif first_time:  # a line served twice is one line of the order
-            order.total_cents += c.money_to_cents(amount)
+            order.total_cents += cents
         if created_at is None:
             self.reject("order_lines", order.error or ValueError("order unreadable"), line,
-                        record_key, amount=amount)
+                        f"{order.order_id}:{line_no}", amount=amount)
             return
         try:
             record = {
@@ -188,11 +194,11 @@ class Retailer1Normalizer(Normalizer):
                 "quantity": c.quantity(line.get("qty"), "qty"),
                 "unit_price": c.money(line.get("unit_price"), "unit_price"),
                 "discount": c.money(line.get("discount") or 0, "discount"),
-                "line_total": c.money(line.get("line_total"), "line_total"),
+                "line_total": amount or c.money(line.get("line_total"), "line_total"),
                 "currency": CURRENCY,
             }
         except Exception as exc:  # noqa: BLE001 - every failure becomes a rejection
-            self.reject("order_lines", exc, line, record_key, amount=amount)
+            self.reject("order_lines", exc, line, f"{order.order_id}:{line_no}", amount=amount)
             return
         self.emit("order_lines", record)
 
@@ -224,11 +230,3 @@ class Retailer1Normalizer(Normalizer):
                 continue
             self.emit("order_events", {"retailer_id": RETAILER_ID, "order_id": f["order_id"],
                                        "event_type": event_type, "occurred_at": occurred_at})
-
-
-def _readable_money(value: Any) -> str | None:
-    """A money value when it can be read (for totals and reconciliation), else None."""
-    try:
-        return c.money(value)
-    except InvalidRecord:
-        return None

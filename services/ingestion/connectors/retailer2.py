@@ -148,8 +148,9 @@ class Retailer2Normalizer(Normalizer):
             return
         self.note_fields("orders.items", item, ITEM_FIELDS)
         line = item.get("line")
-        amount = _cents_or_none(item.get("total_cents"))
-        self.control.add(order_id, str(line), amount, on_day)
+        total_cents = item.get("total_cents")
+        amount = _cents_or_none(total_cents)
+        self.control.add(order_id, line, c.money_to_cents(amount) if amount else None, on_day)
         try:
             record = {
                 "retailer_id": RETAILER_ID, "order_id": order_id,
@@ -159,7 +160,7 @@ class Retailer2Normalizer(Normalizer):
                 "quantity": c.quantity(item.get("quantity"), "quantity"),
                 "unit_price": c.cents_to_money(item.get("unit_price_cents"), "unit_price_cents"),
                 "discount": c.cents_to_money(item.get("discount_cents") or 0, "discount_cents"),
-                "line_total": c.cents_to_money(item.get("total_cents"), "total_cents"),
+                "line_total": amount or c.cents_to_money(total_cents, "total_cents"),
                 "currency": CURRENCY,
             }
         except Exception as exc:  # noqa: BLE001 - every failure becomes a rejection

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from services.ingestion.connectors.base import ControlTotals, Page, RetailerClient
-from services.ingestion.normalize import Handler, Normalizer, Record
+from services.ingestion.normalize import Handler, Normalizer, Record, readable_money
 from shared import canonical as c
 from shared.canonical import InvalidRecord, RejectReason
 from shared.settings import Retailer3Settings
@@ -205,12 +205,13 @@ class Retailer3Normalizer(Normalizer):
         self.note_fields("order-items", item, ITEM_FIELDS)
         position = item.get("position")
         record_key = f"{order_id}:{position}"
-        amount = _money_or_none(item.get("lineTotal"))
+        amount = readable_money(item.get("lineTotal"))
         if order_id is not None:
             # The API serves items of orders created on the day only, so an item whose order
             # is missing still counts as the retailer counts it.
             on_day = created_at is None or created_at[:10] == self.day_text
-            self.control.add(order_id, str(position), amount, on_day)
+            self.control.add(order_id, position,
+                             c.money_to_cents(amount) if amount is not None else None, on_day)
         try:
             if order_id is None:
                 raise InvalidRecord(RejectReason.MISSING_FIELD, "orderNumber is missing",
@@ -227,7 +228,7 @@ class Retailer3Normalizer(Normalizer):
                 "quantity": c.quantity(item.get("quantity"), "quantity"),
                 "unit_price": c.money(item.get("unitPrice"), "unitPrice"),
                 "discount": c.money(item.get("discount") or "0", "discount"),
-                "line_total": c.money(item.get("lineTotal"), "lineTotal"),
+                "line_total": amount or c.money(item.get("lineTotal"), "lineTotal"),
                 "currency": CURRENCY,
             }
         except Exception as exc:  # noqa: BLE001 - every failure becomes a rejection
@@ -277,10 +278,3 @@ def _event(r: Record) -> Record:
     return {"retailer_id": RETAILER_ID, "order_id": c.key(r.get("orderNumber"), "orderNumber"),
             "event_type": c.code(r.get("type"), "type", EVENT_TYPES),
             "occurred_at": c.timestamp(r.get("occurredAt"), "occurredAt")}
-
-
-def _money_or_none(value: Any) -> str | None:
-    try:
-        return c.money(value)
-    except InvalidRecord:
-        return None
