@@ -11,24 +11,26 @@ if TYPE_CHECKING:
     from flask import Blueprint, Request
 
     from retailers.core.context import RetailerContext
+    from retailers.core.pgcopy import CopyTable
+    from retailers.generator.frames import DayData
     from retailers.generator.profile import RetailerProfile
 
 
 @dataclass(frozen=True)
-class LoadSql:
-    """How the generator's neutral staging tables become this retailer's tables.
+class Storage:
+    """How the generator's neutral data becomes this retailer's tables.
 
     Attributes:
-        master: statements filling stores, products, prices, customers from `stg_*` master
-            tables (run after the retailer's tables were emptied).
-        day: statements filling orders, lines and events from `stg_order`, `stg_line`,
-            `stg_event`; may use the `%(seed)s` parameter.
+        master: statements filling stores, products, prices and customers from the `stg_*`
+            master staging tables (run once per seed, after the tables were emptied).
+        day_tables: maps one date's DayData (and the seed) to rows for the retailer's own
+            order, line and event tables, written with binary COPY.
         delete_day: statements deleting one date's orders, lines and events, given the
             order-number range `%(lo)s <= order_no < %(hi)s`.
     """
 
     master: str
-    day: str
+    day_tables: Callable[[DayData, int], list[CopyTable]]
     delete_day: str
 
 
@@ -40,7 +42,7 @@ class RetailerSpec:
     name: str
     profile: RetailerProfile
     schema_sql: Path
-    load: LoadSql
+    storage: Storage
     # The data endpoints: every request passes `authenticate` and then the chaos layer.
     routes: Callable[[], Blueprint]
     authenticate: Callable[[Request, RetailerContext], None]

@@ -40,6 +40,7 @@ class Stream(IntEnum):
     LIFECYCLE = 8
     FAULTS = 9
     MASTER_FAULTS = 10
+    IDS = 11
 
 
 def rng(seed: int, retailer_no: int, stream: Stream, *keys: int) -> np.random.Generator:

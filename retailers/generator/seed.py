@@ -17,13 +17,14 @@ from typing import Any
 
 import orjson
 
+from retailers.core.pgcopy import copy_in
 from retailers.core.spec import RetailerSpec
 from retailers.db import connect, init_db
 from retailers.generator.calendar import ORDER_BLOCK, check_day, day_index, days
 from retailers.generator.day import generate_day
 from retailers.generator.frames import DayData
 from retailers.generator.master import MasterData, Volumes, build_master
-from retailers.generator.staging import stage_day, stage_master
+from retailers.generator.staging import stage_master
 from retailers.registry import get_spec
 
 # Serializes seeders of one database (two CLIs at once would otherwise interleave deletes).
@@ -161,7 +162,7 @@ def ensure_master(conn, spec: RetailerSpec, master: MasterData) -> str:
             cur.execute(f"truncate {', '.join(tables)}")
         cur.execute("truncate sim.seeded_day")
         stage_master(cur, master)
-        cur.execute(spec.load.master)
+        cur.execute(spec.storage.master)
         cur.execute("update sim.generator set fingerprint = %s, master_loaded_at = now(), "
                     "data_version = data_version + 1 where id = 1",
                     (orjson.dumps(fingerprint).decode(),))
@@ -174,9 +175,9 @@ def write_day(conn, spec: RetailerSpec, master: MasterData, data: DayData) -> No
     t0 = time.perf_counter()
     with conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(%s)", (SEED_LOCK,))
-        cur.execute(spec.load.delete_day, {"lo": lo, "hi": lo + ORDER_BLOCK})
-        stage_day(cur, data)
-        cur.execute(spec.load.day, {"seed": master.volumes.seed})
+        cur.execute(spec.storage.delete_day, {"lo": lo, "hi": lo + ORDER_BLOCK})
+        for table in spec.storage.day_tables(data, master.volumes.seed):
+            copy_in(cur, table)
         cur.execute(
             "insert into sim.seeded_day (day, orders, lines, events, faults, seconds) "
             "values (%s, %s, %s, %s, %s, %s) on conflict (day) do update set "

@@ -6,15 +6,15 @@ from pathlib import Path
 from retailers.core.spec import RetailerSpec
 from retailers.retailer1.api import routes
 from retailers.retailer1.auth import authenticate
-from retailers.retailer1.load import LOAD
 from retailers.retailer1.profile import PROFILE
+from retailers.retailer1.storage import STORAGE
 
 SPEC = RetailerSpec(
     retailer_id="retailer1",
     name="Northwind Outfitters",
     profile=PROFILE,
     schema_sql=Path(__file__).with_name("schema.sql"),
-    load=LOAD,
+    storage=STORAGE,
     routes=routes,
     authenticate=authenticate,
 )

@@ -6,15 +6,15 @@ from pathlib import Path
 from retailers.core.spec import RetailerSpec
 from retailers.retailer3.api import routes
 from retailers.retailer3.auth import authenticate, token_routes
-from retailers.retailer3.load import LOAD
 from retailers.retailer3.profile import PROFILE
+from retailers.retailer3.storage import STORAGE
 
 SPEC = RetailerSpec(
     retailer_id="retailer3",
     name="Euromarché",
     profile=PROFILE,
     schema_sql=Path(__file__).with_name("schema.sql"),
-    load=LOAD,
+    storage=STORAGE,
     routes=routes,
     authenticate=authenticate,
     public_routes=token_routes,
