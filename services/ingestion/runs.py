@@ -13,6 +13,7 @@ a backfill has fewer running runs than that, and is called after every POST /run
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from shared import ops
 from shared.db import transaction
 from shared.ops import StepRef
 from shared.settings import RETAILER_IDS, Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,18 @@ def start_next_backfill_runs(conn: Connection, parallelism: int | None = None) -
             ops.mark_queued(conn, run_refs)
             refs.extend(run_refs)
     return refs
+
+
+def run_yesterday(today: dt.date | None = None) -> str | None:
+    """The scheduled daily run: yesterday (UTC), all retailers. None when that date
+    already has an active run (a re-delivered beat message, or someone ran it by hand)."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    try:
+        submission = submit_runs([today - dt.timedelta(days=1)], None, requested_by="schedule")
+    except ActiveRunConflict as exc:
+        log.info("scheduled run skipped: %s", exc)
+        return None
+    return submission.runs[0].run_id
 
 
 def advance_backfills(engine: Engine | None = None) -> list[StepRef]:

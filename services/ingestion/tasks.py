@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from services.ingestion import runs
+from services.ingestion import runs, sweeper
 from services.ingestion.step import Outcome, ingest_step
 from shared.celery_app import celery_app
 from shared.ops import StepRef
 from shared.settings import get_settings
 
-__all__ = ["advance_backfills", "celery_app", "ingest_partition"]
+__all__ = ["advance_backfills", "celery_app", "ingest_partition", "run_yesterday",
+           "sweep"]
 
 
 def retry_countdown(retries: int) -> float:
@@ -45,3 +46,15 @@ def ingest_partition(self, run_id: str, retailer_id: str, run_date: str) -> str:
 def advance_backfills() -> int:
     """Start the next waiting dates of each backfill while it has free slots (run by beat)."""
     return len(runs.advance_backfills())
+
+
+@celery_app.task(name="ingestion.sweep", acks_late=True)
+def sweep() -> int:
+    """Re-send steps whose worker vanished; dead-letter those out of attempts (beat)."""
+    return len(sweeper.sweep_once())
+
+
+@celery_app.task(name="ingestion.run_yesterday", acks_late=True)
+def run_yesterday() -> str | None:
+    """Run yesterday (UTC) for every retailer, as POST /runs would (beat, once a day)."""
+    return runs.run_yesterday()

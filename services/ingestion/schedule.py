@@ -1,0 +1,30 @@
+"""Celery beat's schedule: yesterday's run every day, the sweeper, backfill slots.
+
+Beat: `celery -A services.ingestion.schedule:celery_app beat`. It only sends task names;
+the ingestion workers run them (services/ingestion/tasks.py).
+"""
+
+from __future__ import annotations
+
+from celery.schedules import crontab
+
+from shared.celery_app import celery_app
+from shared.settings import load_settings_or_exit
+
+__all__ = ["beat_schedule", "celery_app"]
+
+
+def beat_schedule() -> dict[str, dict]:
+    s = load_settings_or_exit()
+    return {
+        "run-yesterday": {
+            "task": "ingestion.run_yesterday",
+            "schedule": crontab(hour=s.schedule_hour_utc, minute=s.schedule_minute),
+        },
+        "sweep": {"task": "ingestion.sweep", "schedule": float(s.sweeper_interval_seconds)},
+        # Backfills start their next dates as slots free up.
+        "advance-backfills": {"task": "ingestion.advance_backfills", "schedule": 10.0},
+    }
+
+
+celery_app.conf.beat_schedule = beat_schedule()
