@@ -1,0 +1,231 @@
+"""A date through the whole suite, with every real process: the three retailers
+(gunicorn), the ingestion API (uvicorn), and ingestion, transformation and quality Celery
+workers on Redis, PostgreSQL and the S3 server. Beat is off; the test runs the sweeper
+itself where a test needs one.
+
+The tests of this module build on each other in order (one date, then the same date
+again, then the next dates), as a user's days do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import psycopg2
+import pytest
+from sqlalchemy import text
+
+from shared import ops
+from suite.processes import ManagedProcess, free_port
+from tests.e2e.truth import actual_marts, expected_marts
+from tests.fixtures.core import LOG_DIR, celery_worker, truncate_pipeline_tables
+
+DAY1, DAY2, DAY3 = dt.date(2024, 1, 15), dt.date(2024, 1, 16), dt.date(2024, 1, 17)
+SUCCESS = ("succeeded", "succeeded_with_warnings")
+FINAL = (*SUCCESS, "failed", "canceled")
+MARTS = ("daily_orders", "daily_revenue", "order_funnel", "order_cancellations",
+         "fulfillment_times")
+# Short leases so a killed worker's step is re-sent within seconds, not minutes.
+WORKER_ENV = {"STEP_LEASE_SECONDS": "8"}
+# Columns that say when or by which run a row was written, not what it says.
+VOLATILE = {"run_id", "loaded_at", "updated_at", "refreshed_at"}
+
+
+class Suite:
+    """The running processes of the suite and how to talk to them."""
+
+    def __init__(self, api_url: str, token: str, workers: dict[str, ManagedProcess]):
+        self.api_url = api_url
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.workers = workers
+
+    def post_run(self, day: dt.date) -> str:
+        resp = httpx.post(f"{self.api_url}/runs", json={"date": day.isoformat()},
+                          headers=self.headers, timeout=30)
+        assert resp.status_code == 202, resp.text
+        return resp.json()["runs"][0]["run_id"]
+
+    def get_run(self, run_id: str) -> dict:
+        resp = httpx.get(f"{self.api_url}/runs/{run_id}", timeout=30)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def wait(self, run_id: str, timeout: float = 180, sweep_every: float | None = None) -> dict:
+        deadline = time.monotonic() + timeout
+        last_sweep = time.monotonic()
+        while time.monotonic() < deadline:
+            run = self.get_run(run_id)
+            if run["status"] in FINAL:
+                return run
+            if sweep_every and time.monotonic() - last_sweep > sweep_every:
+                sweep(stale_seconds=int(WORKER_ENV["STEP_LEASE_SECONDS"]))
+                last_sweep = time.monotonic()
+            time.sleep(0.5)
+        pytest.fail(f"run {run_id} did not end in {timeout}s: {self.get_run(run_id)}")
+
+
+def sweep(stale_seconds: int) -> list[ops.StepRef]:
+    from shared.db import transaction
+
+    with transaction() as conn:
+        refs = ops.sweep(conn, stale_queued_seconds=stale_seconds)
+    ops.send_steps(refs)
+    return refs
+
+
+def _purge_queues() -> None:
+    from shared.celery_app import QUEUES, celery_app
+
+    with celery_app.connection_for_write() as conn:
+        for queue in QUEUES:
+            conn.default_channel.queue_purge(queue)
+
+
+@pytest.fixture(scope="module")
+def suite(retailer_apps, engine, s3, redis_db, settings) -> Iterator[Suite]:
+    truncate_pipeline_tables(engine)
+    _purge_queues()
+    port = free_port()
+    api = ManagedProcess(
+        "e2e-ingestion-api",
+        ["uvicorn", "services.ingestion.api:app", "--host", "127.0.0.1", "--port", str(port)],
+        port=port, health_url=f"http://127.0.0.1:{port}/livez", log_dir=LOG_DIR,
+        env=WORKER_ENV)
+    workers = {
+        name: celery_worker(f"services.{name}.tasks", [name], name=f"e2e-{name}",
+                            env=WORKER_ENV, concurrency=2 if name == "ingestion" else 1)
+        for name in ("ingestion", "transformation", "quality")
+    }
+    procs = [api, *workers.values()]
+    try:
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.wait_healthy(90)
+        yield Suite(f"http://127.0.0.1:{port}", settings.pipeline_api_token.get_secret_value(),
+                    workers)
+    finally:
+        for proc in [api, *workers.values()]:
+            proc.stop()
+        _purge_queues()
+
+
+@pytest.fixture
+def warehouse(settings) -> Iterator:
+    conn = psycopg2.connect(settings.database_url)
+    yield conn
+    conn.close()
+
+
+def assert_marts_equal_sources(warehouse, retailer_apps, day: dt.date, known: dt.date) -> dict:
+    expected = expected_marts(warehouse, retailer_apps.database_urls, day, known)
+    actual = actual_marts(warehouse, day, MARTS)
+    for mart in MARTS:
+        assert set(actual[mart]) == {"retailer1", "retailer2", "retailer3", "ALL"}, mart
+        for rid, columns in expected[mart].items():
+            for column, value in columns.items():
+                got = actual[mart][rid][column]
+                if isinstance(value, Decimal | float) or isinstance(got, Decimal):
+                    value = None if value is None else Decimal(str(value))
+                assert got == value, f"{mart}.{column} for {rid} on {day}: {got} != {value}"
+    return actual
+
+
+def table_checksums(warehouse) -> dict[str, str]:
+    """md5 over every row of every warehouse and marts table, ignoring who wrote it when."""
+    sums = {}
+    with warehouse.cursor() as cur:
+        cur.execute("select table_schema, table_name from information_schema.tables "
+                    "where table_schema in ('warehouse', 'marts') and table_type = 'BASE TABLE'"
+                    " order by 1, 2")
+        for schema, table in cur.fetchall():
+            cur.execute("select column_name from information_schema.columns where "
+                        "table_schema = %s and table_name = %s order by ordinal_position",
+                        (schema, table))
+            cols = [c for (c,) in cur.fetchall() if c not in VOLATILE and not c.endswith("_key")]
+            row = "(" + ", ".join(f'"{c}"' for c in cols) + ")::text"
+            cur.execute(f'select count(*), md5(coalesce(string_agg({row}, \'|\' order by {row}),'
+                        f' \'\')) from "{schema}"."{table}"')
+            count, digest = cur.fetchone()
+            sums[f"{schema}.{table}"] = f"{count}:{digest}"
+    warehouse.rollback()
+    return sums
+
+
+def test_a_seeded_date_goes_through_and_the_marts_equal_the_sources(suite, retailer_apps,
+                                                                     warehouse):
+    run = suite.wait(suite.post_run(DAY1))
+    assert run["status"] in SUCCESS, run
+    for rid in ("retailer1", "retailer2", "retailer3"):
+        steps = run["retailers"][rid]
+        assert steps["ingest"]["status"] == steps["transform"]["status"] == "succeeded"
+    actual = assert_marts_equal_sources(warehouse, retailer_apps, DAY1, known=DAY1)
+    assert actual["daily_orders"]["ALL"]["orders_created"] > 100
+
+
+def test_running_the_same_date_again_changes_nothing(suite, warehouse, s3, settings):
+    before = table_checksums(warehouse)
+    run = suite.wait(suite.post_run(DAY1))
+    assert run["status"] in SUCCESS, run
+    assert table_checksums(warehouse) == before
+    # Each run landed under its own prefix; the first run's bronze is still there.
+    prefix = f"bronze/retailer=retailer1/entity=order-lines/date={DAY1}/"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=settings.s3_bucket,
+                                                 Prefix=prefix).get("Contents", [])]
+    assert len({k.split("run=")[1].split("/")[0] for k in keys}) == 2, keys
+
+
+def test_the_next_dates_lifecycle_changes_update_the_first_dates_fulfillment(
+        suite, retailer_apps, warehouse):
+    first = actual_marts(warehouse, DAY1, ["fulfillment_times"])["fulfillment_times"]
+    run = suite.wait(suite.post_run(DAY2))
+    assert run["status"] in SUCCESS, run
+    after = assert_marts_equal_sources(warehouse, retailer_apps, DAY1, known=DAY2)
+    shipped_before = first["ALL"]["orders_shipped"]
+    assert after["fulfillment_times"]["ALL"]["orders_shipped"] > shipped_before
+    assert after["fulfillment_times"]["ALL"]["orders_delivered"] >= first["ALL"][
+        "orders_delivered"]
+    assert_marts_equal_sources(warehouse, retailer_apps, DAY2, known=DAY2)
+
+
+def test_killing_the_transformation_worker_mid_run_still_ends_exact(
+        suite, retailer_apps, warehouse, engine):
+    # Hold the fact table so the first load blocks inside its transaction.
+    blocker = psycopg2.connect(retailer_apps.settings.database_url)
+    blocker.cursor().execute("lock table warehouse.fact_sales in access exclusive mode")
+    try:
+        run_id = suite.post_run(DAY3)
+
+        def a_load_is_running() -> bool:
+            with engine.connect() as conn:
+                return bool(conn.execute(text(
+                    "select 1 from pg_stat_activity where application_name = 'e2e-transformation'"
+                    " and wait_event_type = 'Lock'")).first())
+
+        deadline = time.monotonic() + 90
+        while not a_load_is_running():
+            assert time.monotonic() < deadline, "no load started"
+            time.sleep(0.2)
+        suite.workers["transformation"].stop(timeout=0)  # SIGKILL: no clean shutdown
+        with engine.connect() as conn:  # its abandoned connection, as a dead host's would be
+            conn.execute(text("select pg_terminate_backend(pid) from pg_stat_activity "
+                              "where application_name = 'e2e-transformation'"))
+    finally:
+        blocker.rollback()
+        blocker.close()
+    suite.workers["transformation"].start().wait_healthy(90)
+    run = suite.wait(run_id, timeout=240, sweep_every=2)
+    assert run["status"] in SUCCESS, run
+    attempts = [run["retailers"][r]["transform"]["attempts"] for r in run["retailers"]]
+    assert max(attempts) >= 2  # the killed load was redone
+    assert_marts_equal_sources(warehouse, retailer_apps, DAY3, known=DAY3)
+    with engine.connect() as conn:
+        checks = conn.execute(text(
+            "select retailer_id, status from quality.check_result where run_id = :r "
+            "and check_name in ('reconcile_line_count', 'reconcile_amount')"),
+            {"r": run_id}).all()
+    assert len(checks) == 6 and all(status == "pass" for _, status in checks), checks
