@@ -11,13 +11,13 @@ from celery import Celery
 from celery.signals import setup_logging, task_prerun
 from kombu import Queue
 
-from shared.settings import get_settings
+from shared.settings import load_settings_or_exit
 
 QUEUES = ("ingestion", "transformation", "quality")
 
 
 def make_celery() -> Celery:
-    s = get_settings()
+    s = load_settings_or_exit()  # a worker without its secrets stops here, saying why
     app = Celery("retail", broker=s.redis_url, backend=s.redis_url)
     transport = {"visibility_timeout": s.task_visibility_timeout_seconds}
     app.conf.update(

@@ -16,6 +16,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+# Where the local stack keeps pid files, logs and private servers. A second stack (the
+# stack's own test) sets RETAIL_DATA_DIR so it never touches the developer's one.
+DATA_DIR = Path(os.environ.get("RETAIL_DATA_DIR") or ROOT / ".data")
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
@@ -50,7 +53,7 @@ class ManagedProcess:
     port: int | None = None
     health_url: str | None = None
     health: Callable[[], bool] | None = None
-    log_dir: Path = ROOT / ".data" / "logs"
+    log_dir: Path = DATA_DIR / "logs"
     cwd: Path = ROOT
     proc: subprocess.Popen | None = None
 

@@ -11,9 +11,9 @@ import glob
 import shutil
 import subprocess
 
-from suite.processes import ROOT, ManagedProcess, port_open
+from suite.processes import DATA_DIR, ManagedProcess, port_open
 
-DATA = ROOT / ".data"
+DATA = DATA_DIR
 RUN = DATA / "run"
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from shared.settings import Settings
 from suite import servers
-from suite.processes import ROOT, ManagedProcess, port_open, stop_group
+from suite.processes import DATA_DIR, ManagedProcess, port_open, stop_group
 
-RUN_DIR = ROOT / ".data" / "run"
-LOG_DIR = ROOT / ".data" / "logs"
+RUN_DIR = DATA_DIR / "run"
+LOG_DIR = DATA_DIR / "logs"
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def services(s: Settings) -> list[Service]:
                 _celery_worker("quality", s.quality.worker_concurrency)),
         Service("beat", "services.ingestion.schedule",
                 ("celery", "-A", "services.ingestion.schedule:celery_app", "beat", "-s",
-                 str(ROOT / ".data" / "celerybeat-schedule"), "-l", "INFO")),
+                 str(DATA_DIR / "celerybeat-schedule"), "-l", "INFO")),
         Service("flower", "flower",
                 ("celery", "-A", "shared.celery_app:celery_app", "flower",
                  f"--port={s.flower_port}", "--address=127.0.0.1"),
