@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 import typer
 from rich.console import Console
@@ -12,7 +13,8 @@ from shared.settings import load_settings_or_exit
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Run the retail pipeline locally: stack, runs, replays, demo.")
-console = Console()
+# Tables stay readable when output goes to a file or CI log (no terminal width).
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def _date(value: str | None) -> dt.date | None:

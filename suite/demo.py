@@ -108,8 +108,8 @@ def summary(s: Settings, run_id: str, day: dt.date, console: Console) -> None:
                        seconds, shown or (st["error"] or ""))
     console.print(stages)
 
-    money = Table("retailer", "source lines", "warehouse lines", "rejected lines",
-                  "source total", "warehouse + rejected", "currency", title=f"Money on {day}")
+    money = Table("retailer", "source lines", "loaded", "rejected", "source total",
+                  "loaded total", "rejected total", "", title=f"Source vs warehouse, {day}")
     with get_engine().connect() as conn:
         rows = conn.execute(text(
             "select m.retailer_id, m.manifest->'control_totals' as ct, "
@@ -119,18 +119,22 @@ def summary(s: Settings, run_id: str, day: dt.date, console: Console) -> None:
             "  (select coalesce(sum(f.line_total), 0) from warehouse.fact_sales f "
             "     join warehouse.dim_retailer r using (retailer_key) "
             "     where r.retailer_id = m.retailer_id and f.order_date = m.run_date) as total, "
-            "  (select count(*) from ops.rejected_record x where x.run_id = m.run_id "
-            "     and x.retailer_id = m.retailer_id and x.entity = 'order_lines') as rej, "
-            "  (select coalesce(sum(x.amount), 0) from ops.rejected_record x "
+            # A line the retailer served twice is rejected twice: count each key once.
+            "  (select count(*) from (select distinct record_key from ops.rejected_record x "
             "     where x.run_id = m.run_id and x.retailer_id = m.retailer_id "
-            "     and x.entity = 'order_lines') as rej_total "
+            "     and x.entity = 'order_lines') k) as rej, "
+            "  (select coalesce(sum(amount), 0) from (select distinct on (record_key) amount "
+            "     from ops.rejected_record x where x.run_id = m.run_id "
+            "     and x.retailer_id = m.retailer_id and x.entity = 'order_lines') k) as rej_total "
             "from ops.manifest m where m.run_id = :r order by m.retailer_id"),
             {"r": run_id}).mappings().all()
     for r in rows:
         ct = r["ct"] or {}
-        money.add_row(r["retailer_id"], f"{int(ct.get('line_count', 0)):,}", f"{r['lines']:,}",
-                      f"{r['rej']:,}", f"{Decimal(str(ct.get('amount', 0))):,.2f}",
-                      f"{r['total'] + r['rej_total']:,.2f}", str(ct.get("currency", "")))
+        source_lines, source_total = int(ct.get("line_count", 0)), Decimal(str(ct.get("amount", 0)))
+        ok = source_lines == r["lines"] + r["rej"] and source_total == r["total"] + r["rej_total"]
+        money.add_row(r["retailer_id"], f"{source_lines:,}", f"{r['lines']:,}", f"{r['rej']:,}",
+                      f"{source_total:,.2f} {ct.get('currency', '')}", f"{r['total']:,.2f}",
+                      f"{r['rej_total']:,.2f}", "[green]equal[/]" if ok else "[red]differs[/]")
     console.print(money)
     colour = "green" if status in SUCCESS else "red"
     console.print(f"verdict: [bold {colour}]{status}[/]   run {run_id}")
