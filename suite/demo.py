@@ -30,7 +30,7 @@ def seed_day(s: Settings, day: dt.date, orders_per_day: int | None, console: Con
 
     started = time.perf_counter()
     overrides = {"orders_per_day": orders_per_day} if orders_per_day else {}
-    seed_dates(list(s.retailer_ids), day, day, **overrides)
+    seed_dates(list(s.retailer_ids), day, day, settings=s, overrides=overrides)
     console.print(f"seeded {day} at {', '.join(s.retailer_ids)} "
                   f"in {time.perf_counter() - started:.1f}s")
 

@@ -1,0 +1,211 @@
+"""`make bench`: one date of N order lines through the real services, as POST /runs does.
+
+Prints one table: per stage wall time and lines/s, the peak RSS of each process, and the
+ratios measured in the same run (load vs the COPY ceiling and vs row-by-row, ingestion vs
+download-only, peak RSS at the small volume vs the large one), and writes it as JSON under
+bench/results/. It runs on its own databases, ports, Redis database and data folder, so a
+running development stack is not touched. Definitions: ../shared/benchmarks.md.
+
+    .venv/bin/python -m bench.run --lines 1000000 --small 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DAY = dt.date(2024, 3, 7)  # a Thursday: weekday factor 1.0
+PORTS = {"RETAILER1_URL": 26001, "RETAILER2_URL": 26002, "RETAILER3_URL": 26003,
+         "INGESTION_PORT": 28001, "TRANSFORMATION_PORT": 28002, "QUALITY_PORT": 28003,
+         "S3_ENDPOINT_URL": 29000, "FLOWER_PORT": 25555}
+ENV = {
+    "RETAIL_ENV_FILE": "", "LOG_LEVEL": "WARNING",
+    "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/retail_analytics_bench",
+    "REDIS_URL": "redis://127.0.0.1:6379/12", "S3_BUCKET": "retail-lake-bench",
+    "S3_SECRET_ACCESS_KEY": "bench-s3", "PIPELINE_API_TOKEN": "bench-token",
+    "RETAILER_ADMIN_TOKEN": "bench-admin", "RETAILER1_API_KEY": "bench-r1",
+    "RETAILER2_PASSWORD": "bench-r2", "RETAILER3_CLIENT_SECRET": "bench-r3",
+    "RETAILER3_TOKEN_SIGNING_KEY": "bench-r3-key", "STEP_LEASE_SECONDS": "1800",
+    "RETAIL_DATA_DIR": str(ROOT / ".data" / "bench"),
+}
+for _name, _port in PORTS.items():
+    ENV[_name] = f"http://127.0.0.1:{_port}" if _name.endswith("_URL") else str(_port)
+for _i in (1, 2, 3):
+    ENV[f"RETAILER{_i}_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/retailer{_i}_bench"
+os.environ.update(ENV)  # before anything reads settings
+
+import httpx  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from shared.settings import get_settings  # noqa: E402
+
+
+def group_peak_rss_mb(pgid: int) -> float:
+    """The largest peak RSS (VmHWM) of any live process in a process group, in MB."""
+    peak = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:
+                continue
+            status = (stat.parent / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peak = max(peak, int(line.split()[1]))
+    return round(peak / 1024, 1)
+
+
+def prepare(lines: int) -> int:
+    """Fresh warehouse and retailer databases, and the day seeded; returns the lines."""
+    from bench.bench_retailers import orders_for
+    from retailers.db import init_db
+    from retailers.generator import seed_dates
+    from suite.dbinit import init_warehouse
+
+    s = get_settings()
+    init_warehouse(s.database_url, drop=True)
+    for rid in s.retailer_ids:
+        init_db(rid, getattr(s, rid).database_url, drop=True)
+    started = time.perf_counter()
+    seed_dates(s.retailer_ids, DAY, DAY, settings=s,
+               overrides={"orders_per_day": orders_for(lines, DAY, s.retailer.fault_rate)})
+    print(f"  seeded {lines:,} lines in {time.perf_counter() - started:.1f}s", flush=True)
+    return lines
+
+
+def run_once(lines: int) -> dict:
+    """Seed, start the stack, POST /runs, wait for the verdict; stage times and RSS."""
+    from shared.db import get_engine
+    from suite import stack
+
+    prepare(lines)
+    s = get_settings()
+    stack.up(s, echo=lambda *_: None)
+    try:
+        started = time.perf_counter()
+        resp = httpx.post(f"http://127.0.0.1:{s.ingestion.port}/runs",
+                          json={"date": DAY.isoformat()},
+                          headers={"Authorization": "Bearer bench-token"}, timeout=30)
+        resp.raise_for_status()
+        run_id = resp.json()["runs"][0]["run_id"]
+        while True:
+            status = httpx.get(f"http://127.0.0.1:{s.ingestion.port}/runs/{run_id}",
+                               timeout=30).json()["status"]
+            if status not in ("queued", "running"):
+                break
+            time.sleep(0.25)
+        total = time.perf_counter() - started
+        rss = {svc.name: group_peak_rss_mb(stack.running_pid(svc.name) or -1)
+               for svc in stack.services(s)}
+    finally:
+        stack.down(echo=lambda *_: None)
+    with get_engine().connect() as conn:
+        stages = conn.execute(text(
+            "select step, extract(epoch from max(finished_at) - min(started_at)) as wall "
+            "from ops.run_step where run_id = :r group by step"), {"r": run_id}).all()
+        loaded = conn.execute(text("select count(*) from warehouse.fact_sales")).scalar_one()
+        source = conn.execute(text(
+            "select sum((manifest->'control_totals'->>'line_count')::bigint) from ops.manifest "
+            "where run_id = :r"), {"r": run_id}).scalar_one()
+    get_engine().dispose()
+    walls = {row.step: float(row.wall or 0) for row in stages}
+    return {"lines": int(source or 0), "loaded_lines": loaded, "status": status,
+            "post_to_verdict_s": round(total, 2),
+            "stages": {k: {"wall_s": round(v, 2),
+                           "lines_per_s": round((source or 0) / v) if v else None}
+                       for k, v in walls.items()},
+            "peak_rss_mb": rss}
+
+
+def stage_benchmark(module: str, *args: str) -> dict:
+    """Run a per-stage benchmark in its own process; it writes its numbers as JSON."""
+    out = RESULTS / f".{module}.json"
+    out.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ENV}
+    proc = subprocess.run([sys.executable, "-m", f"bench.{module}", *args, "--json", str(out)],
+                          cwd=ROOT, env=env, text=True, capture_output=True)
+    sys.stdout.write(proc.stdout[-3000:])
+    if proc.returncode != 0 or not out.exists():
+        sys.stdout.write(proc.stderr[-3000:])
+        return {"error": f"bench.{module} exited {proc.returncode}"}
+    data = json.loads(out.read_text())
+    out.unlink()
+    return data
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=1_000_000, help="order lines (large run)")
+    parser.add_argument("--small", type=int, default=100_000, help="order lines (small run)")
+    parser.add_argument("--skip-stages", action="store_true",
+                        help="only the end-to-end runs, not the per-stage ratio benchmarks")
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+
+    result: dict = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                    "runs": {}}
+    for lines in (args.small, args.lines):
+        print(f"end to end, {lines:,} lines", flush=True)
+        result["runs"][str(lines)] = run_once(lines)
+    if not args.skip_stages:
+        print("load path vs COPY ceiling vs row-by-row", flush=True)
+        result["load"] = stage_benchmark("bench_load", "--lines", str(args.lines))
+        print("ingestion vs download-only", flush=True)
+        result["ingestion"] = stage_benchmark("bench_ingestion", "--lines", str(args.small),
+                                              "--rss-lines", f"{args.small},{args.lines}")
+    small, large = result["runs"][str(args.small)], result["runs"][str(args.lines)]
+    result["ratios"] = ratios(small, large, result.get("load", {}), result.get("ingestion", {}))
+    report(result, args.small, args.lines)
+    path = RESULTS / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{args.lines}.json"
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"written {path.relative_to(ROOT)}")
+
+
+def ratios(small: dict, large: dict, load: dict, ingestion: dict) -> dict:
+    rss = {name: round(large["peak_rss_mb"][name] / small["peak_rss_mb"][name], 2)
+           for name in large["peak_rss_mb"]
+           if small["peak_rss_mb"].get(name) and large["peak_rss_mb"].get(name)}
+    out = {"peak_rss_large_over_small": rss,
+           "max_peak_rss_mb": max(large["peak_rss_mb"].values(), default=0)}
+    for key in ("load_over_ceiling", "load_over_row_by_row"):
+        if key in load:
+            out[key] = load[key]
+    if "ingestion_over_download" in ingestion:
+        out["ingestion_over_download"] = ingestion["ingestion_over_download"]
+    return out
+
+
+def report(result: dict, small: int, large: int) -> None:
+    rows = []
+    for lines in (small, large):
+        run = result["runs"][str(lines)]
+        rows.append(f"{lines:>10,} lines  status {run['status']}  POST /runs -> verdict "
+                    f"{run['post_to_verdict_s']:.1f}s")
+        for stage in ("ingest", "transform", "quality"):
+            st = run["stages"].get(stage, {})
+            rate = f"{st['lines_per_s']:,}" if st.get("lines_per_s") else "-"
+            rows.append(f"{'':14}{stage:<10} wall {st.get('wall_s', 0):>7.1f}s   "
+                        f"{rate:>10} lines/s")
+        rss = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run["peak_rss_mb"].items()))
+        rows.append(f"{'':14}peak RSS MB: {rss}")
+    rows.append("ratios (same run):")
+    for key, value in result["ratios"].items():
+        rows.append(f"  {key}: {value}")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
