@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -127,8 +127,12 @@ class MasterData:
         return self._versions
 
 
+@lru_cache(maxsize=8)
 def build_master(profile: RetailerProfile, volumes: Volumes) -> MasterData:
-    """The master data of one retailer for one seed and volume setting."""
+    """The master data of one retailer for one seed and volume setting.
+
+    Deterministic, so it is built once per process and shared by every later seed call.
+    """
     if not 1 <= volumes.products <= MAX_PRODUCTS:
         raise ValueError(f"products must be within 1..{MAX_PRODUCTS}")
     if volumes.customers < 1 or volumes.stores < 1:

@@ -128,15 +128,16 @@ def seed_retailer(spec: RetailerSpec, url: str, common,
     conn = connect(url, f"{spec.retailer_id}-seed")
     try:
         state = ensure_master(conn, spec, master)
-        seeded = []
+        seeded, written = [], set()
         for d in dates:
             t0 = time.perf_counter()
             data = generate_day(master, d, common.orders_per_day)
             t1 = time.perf_counter()
-            write_day(conn, spec, master, data)
+            written |= write_day(conn, spec, master, data)
             seeded.append(DaySeed(spec.retailer_id, d, len(data.orders.order_no),
                                   len(data.lines.line_key), len(data.events.order_no),
                                   data.faults, t1 - t0, time.perf_counter() - t1))
+        analyze(conn, sorted(written))
         return state, seeded
     finally:
         conn.close()
@@ -163,20 +164,31 @@ def ensure_master(conn, spec: RetailerSpec, master: MasterData) -> str:
         cur.execute("truncate sim.seeded_day")
         stage_master(cur, master)
         cur.execute(spec.storage.master)
+        cur.execute(f"analyze {', '.join(tables)}")
         cur.execute("update sim.generator set fingerprint = %s, master_loaded_at = now(), "
                     "data_version = data_version + 1 where id = 1",
                     (orjson.dumps(fingerprint).decode(),))
     return "loaded"
 
 
-def write_day(conn, spec: RetailerSpec, master: MasterData, data: DayData) -> None:
-    """Replace one date's orders, lines and events in one transaction."""
+def analyze(conn, tables: Sequence[str]) -> None:
+    """Refresh the planner's statistics after a bulk write: without them the API's page
+    queries of a freshly seeded day get plans made for empty tables."""
+    if tables:
+        with conn, conn.cursor() as cur:
+            cur.execute(f"analyze {', '.join(tables)}")
+
+
+def write_day(conn, spec: RetailerSpec, master: MasterData, data: DayData) -> set[str]:
+    """Replace one date's orders, lines and events in one transaction. Returns the tables
+    written."""
     lo = day_index(data.day) * ORDER_BLOCK
     t0 = time.perf_counter()
     with conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(%s)", (SEED_LOCK,))
         cur.execute(spec.storage.delete_day, {"lo": lo, "hi": lo + ORDER_BLOCK})
-        for table in spec.storage.day_tables(data, master.volumes.seed):
+        tables = spec.storage.day_tables(data, master.volumes.seed)
+        for table in tables:
             copy_in(cur, table)
         cur.execute(
             "insert into sim.seeded_day (day, orders, lines, events, faults, seconds) "
@@ -187,3 +199,4 @@ def write_day(conn, spec: RetailerSpec, master: MasterData, data: DayData) -> No
              len(data.events.order_no), orjson.dumps(data.faults).decode(),
              time.perf_counter() - t0))
         cur.execute("update sim.generator set data_version = data_version + 1 where id = 1")
+    return {t.table for t in tables}

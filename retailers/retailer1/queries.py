@@ -24,16 +24,19 @@ with page as (
 ), lines as (
     select p.n, l.* from page p join sales_order_line l on l.row_id = p.row_id
 ), lifecycle as (
-    select s.order_id,
-           max(s.status_ts) filter (where s.status = 'paid') as paid_ts,
-           max(s.status_ts) filter (where s.status = 'shipped') as shipped_ts,
-           max(s.status_ts) filter (where s.status = 'delivered') as delivered_ts,
-           max(s.status_ts) filter (where s.status = 'canceled') as canceled_ts,
-           max(s.status_ts) filter (where s.status = 'refunded') as refunded_ts,
-           (array_agg(s.status order by s.status_ts desc))[1] as last_status
-    from order_status_log s
-    where s.order_id in (select order_id from lines) and s.logged_on <= %(day)s
-    group by s.order_id
+    -- per order of the page: its changes known by the end of the day (a primary-key range)
+    select o.order_id, s.*
+    from (select distinct order_id from lines) o
+    cross join lateral (
+        select max(x.status_ts) filter (where x.status = 'paid') as paid_ts,
+               max(x.status_ts) filter (where x.status = 'shipped') as shipped_ts,
+               max(x.status_ts) filter (where x.status = 'delivered') as delivered_ts,
+               max(x.status_ts) filter (where x.status = 'canceled') as canceled_ts,
+               max(x.status_ts) filter (where x.status = 'refunded') as refunded_ts,
+               (array_agg(x.status order by x.status_ts desc))[1] as last_status
+        from order_status_log x
+        where x.order_id = o.order_id and x.logged_on <= %(day)s
+    ) s
 )
 select l.order_id, l.line_no::integer as line_no,
        to_char(o.order_ts, {TS}) as order_ts, o.customer_id, o.store_id, l.sku, l.qty,
