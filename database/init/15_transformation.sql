@@ -90,3 +90,15 @@ language sql immutable parallel safe as $$
               when paid_at is not null then warehouse.order_status_max(status, 'paid')
               else status end
 $$;
+
+-- Counts of order lines loaded before their order (its record rejected or not loaded yet):
+-- added to fact_orders.line_count, and deleted here, when the order arrives.
+create table if not exists warehouse.pending_order_line (
+  retailer_key  smallint not null,
+  order_id      text not null,
+  lines         integer not null,
+  source_date   date not null,
+  run_id        uuid not null,
+  loaded_at     timestamptz not null default now(),
+  constraint pending_order_line_pk primary key (retailer_key, order_id)
+);

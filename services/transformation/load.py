@@ -24,9 +24,11 @@ from services.transformation import marts
 from services.transformation.context import LoadContext
 from services.transformation.db import get_load_engine, raw
 from services.transformation.dimensions import ensure_retailer, load_stores
-from services.transformation.facts import MissingFxRate, build_lookups, load_orders, load_sales
+from services.transformation.lookups import MissingFxRate, build_lookups
 from services.transformation.manifest import PartitionNotFound, find_partition
+from services.transformation.orders import load_orders
 from services.transformation.rejected import load_rejected
+from services.transformation.sales import load_sales
 from services.transformation.scd2 import load_customers, load_products
 from services.transformation.staging import PartitionCorrupt, stage_partition
 from shared import ops
@@ -130,17 +132,19 @@ def _load(engine: Engine, ref: ops.StepRef, s3: Any, settings: Settings) -> dict
         load_stores(ctx)
         load_customers(ctx)
         load_products(ctx)
-        progress("facts")
+        progress("lookups")
         build_lookups(ctx)
-        n_orders = staged["orders"].records - staged["orders"].duplicates
-        n_lines = staged["order_lines"].records - staged["order_lines"].duplicates
-        load_orders(ctx, n_orders)
-        load_sales(ctx, n_lines)
+        progress("sales")
+        load_sales(ctx, staged["order_lines"].records - staged["order_lines"].duplicates)
+        progress("orders")
+        load_orders(ctx, staged["orders"].records - staged["orders"].duplicates)
+        progress("rejected")
         load_rejected(ctx)
         load_seconds = time.perf_counter() - started
 
         progress("marts")
-        marts_seconds = marts.refresh(cur, ctx.touched_dates)
+        marts_seconds = marts.refresh(cur, ctx.touched_dates, [ref.retailer_id])
+        progress(None)
         counts: dict[str, Any] = {
             **ctx.counts,
             "staged": {e: {"records": s.records, "duplicates": s.duplicates}
@@ -148,6 +152,7 @@ def _load(engine: Engine, ref: ops.StepRef, s3: Any, settings: Settings) -> dict
             "source_run_id": partition.source_run_id,
             "seconds": round(load_seconds, 3),
             "marts_seconds": round(marts_seconds, 3),
+            "phase_seconds": progress.seconds,
             "touched_dates": sorted(d.isoformat() for d in ctx.touched_dates),
         }
         ops.complete_step(conn, ref, counts)
@@ -155,22 +160,34 @@ def _load(engine: Engine, ref: ops.StepRef, s3: Any, settings: Settings) -> dict
 
 
 def prepare_session(cur: psycopg.Cursor, *, work_mem: str) -> None:
-    """Transaction-local settings of a load. Durability stays on (synchronous_commit)."""
-    cur.execute("select set_config('work_mem', %s, true), set_config('timezone', 'UTC', true)",
-                (work_mem,))
+    """Transaction-local settings of a load. Durability stays on (synchronous_commit).
+
+    JIT is off: the staged tables make the planner's cost estimates large enough to
+    trigger it, and compiling took longer than the queries it was meant to speed up.
+    """
+    cur.execute("select set_config('work_mem', %s, true), set_config('timezone', 'UTC', true), "
+                "set_config('jit', 'off', true)", (work_mem,))
 
 
 class _Progress:
     """Write the load's phase to its step and extend the lease, outside the load's
-    transaction (so a progress bar sees it while the load is still running)."""
+    transaction (so a progress bar sees it while the load is still running); time each
+    phase for the step's counts."""
 
     def __init__(self, engine: Engine, ref: ops.StepRef, lease_seconds: int) -> None:
         self.engine, self.ref, self.lease = engine, ref, lease_seconds
+        self.seconds: dict[str, float] = {}
+        self._phase: str | None = None
+        self._since = time.perf_counter()
 
-    def __call__(self, phase: str) -> None:
-        log.debug("phase %s", phase)
-        with self.engine.begin() as conn:
-            ops.heartbeat(conn, self.ref, {"phase": phase}, lease_seconds=self.lease)
+    def __call__(self, phase: str | None) -> None:
+        now = time.perf_counter()
+        if self._phase is not None:
+            self.seconds[self._phase] = round(now - self._since, 3)
+        self._phase, self._since = phase, now
+        if phase is not None:
+            with self.engine.begin() as conn:
+                ops.heartbeat(conn, self.ref, {"phase": phase}, lease_seconds=self.lease)
 
 
 def _record_failure(engine: Engine, ref: ops.StepRef, exc: Exception, *,

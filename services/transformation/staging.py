@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from services.transformation.context import LoadContext
 from services.transformation.manifest import Partition, StoredObject
@@ -70,14 +71,21 @@ def stage_table(entity: str) -> sql.Identifier:
     return sql.Identifier(f"stg_{entity}")
 
 
+# The UTC day of an order (or line) is computed once while copying; as a column it also
+# gets statistics, so the joins on it are planned from real numbers.
+ORDER_DATE = sql.SQL(
+    ", order_date date generated always as ((created_at at time zone 'UTC')::date) stored")
+
+
 def create_staging_tables(ctx: LoadContext) -> None:
     """One temporary table per canonical entity and one for rejected records."""
     for entity, fields in ENTITIES.items():
         cols = sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(f), sql.SQL(FIELD_TYPES.get(f, "text")))
             for f in fields)
-        ctx.execute(sql.SQL("create temp table {} ({}) on commit drop")
-                    .format(stage_table(entity), cols))
+        extra = ORDER_DATE if entity in ("orders", "order_lines") else sql.SQL("")
+        ctx.execute(sql.SQL("create temp table {} ({}{}) on commit drop")
+                    .format(stage_table(entity), cols, extra))
     cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t))
                               for c, t in REJECTED_COLUMNS)
     ctx.execute(sql.SQL("create temp table stg_rejected ({}) on commit drop").format(cols))
@@ -124,20 +132,30 @@ def iter_object_lines(s3: Any, bucket: str, obj: StoredObject, *, chunk_bytes: i
         raise PartitionCorrupt(f"{obj.key}: sha256 differs from the manifest")
 
 
-def copy_lines(ctx: LoadContext, table: sql.Identifier, columns: Iterable[str],
-               lines: Iterable[bytes], to_row: Callable[[dict], tuple]) -> int:
-    """COPY parsed lines into a staging table. Returns the number of lines written."""
+def copy_lines(ctx: LoadContext, table: str, columns: Iterable[str],
+               lines: Iterable[bytes], to_row: Callable[[dict], tuple],
+               retailer_id: str | None = None) -> int:
+    """COPY parsed lines into a staging table. Returns the number of lines written.
+
+    With `retailer_id`, every row's first value must be it (keys are scoped per retailer).
+    """
     loads = orjson.loads
-    n = 0
+    n = stray = 0
     stmt = sql.SQL("copy {} ({}) from stdin").format(
-        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns))
-    with ctx.cur.copy(stmt) as copy:
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+    # The queued writer sends to the server from a thread of its own while this one parses.
+    with ctx.cur.copy(stmt, writer=QueuedLibpqWriter(ctx.cur)) as copy:
         write = copy.write_row
         for line in lines:
             if not line or line.isspace():
                 continue
-            write(to_row(loads(line)))
+            row = to_row(loads(line))
+            if retailer_id is not None and row[0] != retailer_id:
+                stray += 1
+            write(row)
             n += 1
+    if stray:
+        raise PartitionCorrupt(f"{stray} records of another retailer staged in {table}")
     return n
 
 
@@ -170,34 +188,22 @@ def stage_partition(ctx: LoadContext, s3: Any, bucket: str, partition: Partition
         st = staged[entity] = StagedEntity()
         for obj in partition.objects("silver", entity):
             lines = iter_object_lines(s3, bucket, obj, chunk_bytes=chunk_bytes, verify=verify)
-            n = copy_lines(ctx, stage_table(entity), fields, lines, entity_row(fields))
+            n = copy_lines(ctx, f"stg_{entity}", fields, lines, entity_row(fields),
+                           retailer_id=partition.retailer_id)
             if verify and obj.records is not None and n != obj.records:
                 raise PartitionCorrupt(f"{obj.key}: {n} records, manifest says {obj.records}")
             st.records += n
     rejected = StagedEntity()
     for obj in partition.objects("rejected"):
         lines = iter_object_lines(s3, bucket, obj, chunk_bytes=chunk_bytes, verify=verify)
-        rejected.records += copy_lines(ctx, sql.Identifier("stg_rejected"),
+        rejected.records += copy_lines(ctx, "stg_rejected",
                                        [c for c, _ in REJECTED_COLUMNS], lines, rejected_row)
     staged["rejected"] = rejected
-    check_retailer(ctx, staged)
     for entity, st in staged.items():
         if entity != "rejected" and st.records:
             st.duplicates = drop_duplicates(ctx, entity)
             ctx.execute(sql.SQL("analyze {}").format(stage_table(entity)))
     return staged
-
-
-def check_retailer(ctx: LoadContext, staged: dict[str, StagedEntity]) -> None:
-    """Every record of a partition belongs to its retailer (keys are scoped per retailer)."""
-    for entity in ENTITIES:
-        if not staged[entity].records:
-            continue
-        stray = ctx.scalar(sql.SQL(
-            "select count(*) from {} where retailer_id is distinct from %(retailer_id)s"
-        ).format(stage_table(entity)))
-        if stray:
-            raise PartitionCorrupt(f"{stray} {entity} records of another retailer")
 
 
 def drop_duplicates(ctx: LoadContext, entity: str) -> int:
@@ -206,7 +212,9 @@ def drop_duplicates(ctx: LoadContext, entity: str) -> int:
     Duplicates are rare, so they are found with a hash aggregate and only their rows are
     ranked, instead of sorting the whole table with DISTINCT ON.
     """
-    keys = sql.SQL(", ").join(sql.Identifier(k) for k in NATURAL_KEYS[entity])
+    # retailer_id is the same on every staged row (checked while copying)
+    natural = [k for k in NATURAL_KEYS[entity] if k != "retailer_id"]
+    keys = sql.SQL(", ").join(sql.Identifier(k) for k in natural)
     table = stage_table(entity)
     dropped = ctx.execute(sql.SQL(
         "with dup as (select {keys} from {t} group by {keys} having count(*) > 1), "
@@ -216,7 +224,7 @@ def drop_duplicates(ctx: LoadContext, entity: str) -> int:
         "delete from {t} s using ranked r where s.ctid = r.row_id and r.rn > 1"
     ).format(keys=keys, t=table, keep=sql.SQL(KEEP_ORDER[entity]),
              s_keys=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(k))
-                                       for k in NATURAL_KEYS[entity]))).rowcount
+                                       for k in natural))).rowcount
     if dropped:
         log.info("dropped %s duplicate %s records", dropped, entity)
     return dropped

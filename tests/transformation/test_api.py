@@ -13,7 +13,7 @@ DAY = dt.date(2024, 6, 1)
 
 
 @pytest.fixture
-def client(settings):
+def client(engine):
     from services.transformation.api import app
 
     return TestClient(app)

@@ -113,3 +113,27 @@ def test_lines_served_again_with_a_later_status_change_keep_their_day(lake):
                          "and step = 'transform'", r=run_id)
     assert counts["fact_sales"] == {"inserted": 0, "updated": 0, "unchanged": 2}
     assert D1.isoformat() in counts["touched_dates"]
+
+
+def test_lines_that_arrive_before_their_order_are_counted_and_completed(lake):
+    # Day 1: the order's record was rejected; its two lines are loaded without it.
+    early = partition(D1, [("O1", at(D1, 9))])
+    early.orders = []
+    lake.land_and_load(early)
+    assert lake.rows("select customer_key, store_key from warehouse.fact_sales") == [
+        (None, None), (None, None)]
+    assert lake.rows("select order_id, lines from warehouse.pending_order_line") == [("O1", 2)]
+    assert lake.scalar("select order_lines from marts.daily_orders where order_date = :d "
+                       "and retailer_id = :r", d=D1, r=R) == 2
+
+    # Day 2 brings the order alone: it counts the waiting lines, which get its keys.
+    late = partition(D2, [("O1", at(D1, 9))])
+    late.order_lines = []
+    lake.land_and_load(late)
+    assert milestones(lake, "O1")[4] == 2
+    assert lake.scalar("select count(*) from warehouse.pending_order_line") == 0
+    assert lake.scalar("select count(*) from warehouse.fact_sales s join warehouse.fact_orders o "
+                       "using (retailer_key, order_id) where s.customer_key = o.customer_key "
+                       "and s.store_key = o.store_key") == 2
+    assert lake.scalar("select orders_created from marts.daily_orders where order_date = :d "
+                       "and retailer_id = :r", d=D1, r=R) == 1

@@ -111,7 +111,7 @@ def test_a_failing_load_leaves_nothing_behind(lake, monkeypatch):
     run_id = new_run(lake.engine, DAY, ["retailer1"])
     lake.land(data, run_id=run_id)
 
-    def broken_refresh(cur, dates):  # the very last step before complete_step
+    def broken_refresh(cur, dates, retailers):  # the last step before complete_step
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(load_module.marts, "refresh", broken_refresh)

@@ -1,0 +1,202 @@
+"""fact_orders: the accumulating snapshot, one row per order, milestones filled in as they
+arrive.
+
+- Staged orders are written with the milestones of this partition's events and of the
+  events kept pending for them (update in place when changed, insert when new).
+- Events of orders loaded by earlier partitions update those orders (a shipment two days
+  after the order); events of orders nobody has loaded yet wait in
+  warehouse.pending_order_event and are applied when the order arrives.
+- line_count grows by the lines fact_sales gained (`new_lines`, from sales.py); lines that
+  arrive before their order wait as a count in warehouse.pending_order_line.
+Milestones only move earlier (`least`) and a status only moves forward
+(`warehouse.order_status_max`), so partitions loaded in any order give the same row.
+"""
+
+from __future__ import annotations
+
+from services.transformation.context import LoadContext
+
+MILESTONES = ("paid", "shipped", "delivered", "canceled", "refunded")
+_AT = [f"{m}_at" for m in MILESTONES]
+
+
+def _pivot(events: str) -> str:
+    """One row per order with the earliest occurrence of each milestone."""
+    cols = ", ".join(f"min(occurred_at) filter (where event_type = '{m}') as {m}_at"
+                     for m in MILESTONES)
+    return f"select order_id, {cols} from ({events}) e group by order_id"
+
+
+_KEEP = ("order_date", "order_date_key", "customer_key", "store_key", "created_at",
+         "order_total", "order_total_usd", "currency")
+_LEAST = ", ".join(f"least(f.{a}, s.{a})" for a in _AT)
+
+WRITE_ORDERS = f"""
+with ev as (
+  {_pivot('''select order_id, event_type, occurred_at from stg_order_events
+             union all
+             select p.order_id, p.event_type, p.occurred_at
+             from warehouse.pending_order_event p
+             where p.retailer_key = %(retailer_key)s
+               and p.order_id in (select order_id from stg_orders)''')}
+), waiting_lines as (
+  select p.order_id, p.lines from warehouse.pending_order_line p
+  where p.retailer_key = %(retailer_key)s and p.order_id in (select order_id from stg_orders)
+), src as materialized (
+  select o.order_id, fx.day as order_date, fx.date_key as order_date_key, k.customer_key,
+         k.store_key, o.created_at, o.order_total,
+         round(o.order_total * fx.usd_per_unit, 2) as order_total_usd, o.currency,
+         warehouse.order_status_of(o.status, {", ".join(f"ev.{a}" for a in _AT)}) as status,
+         {", ".join(f"ev.{a}" for a in _AT)},
+         coalesce(nl.n, 0) + coalesce(w.lines, 0) as added_lines
+  from stg_orders o
+  join order_keys k on k.order_id = o.order_id
+  join fx on fx.currency = o.currency and fx.day = o.order_date
+  left join ev on ev.order_id = o.order_id
+  left join new_lines nl on nl.order_id = o.order_id
+  left join waiting_lines w on w.order_id = o.order_id
+), upd as (
+  update warehouse.fact_orders f
+  set {", ".join(f"{c} = s.{c}" for c in _KEEP)},
+      status = warehouse.order_status_max(f.status, s.status),
+      {", ".join(f"{a} = least(f.{a}, s.{a})" for a in _AT)},
+      line_count = f.line_count + s.added_lines, run_id = %(run_id)s::uuid, updated_at = now()
+  from src s, warehouse.fact_orders old
+  where f.retailer_key = %(retailer_key)s and f.order_id = s.order_id
+    and old.retailer_key = f.retailer_key and old.order_id = f.order_id
+    and (s.added_lines <> 0
+         or ({", ".join(f"f.{c}" for c in _KEEP)}, f.status, {", ".join(f"f.{a}" for a in _AT)})
+            is distinct from
+            ({", ".join(f"s.{c}" for c in _KEEP)},
+             warehouse.order_status_max(f.status, s.status), {_LEAST}))
+  returning old.order_date as old_date, f.order_date
+), ins as (
+  insert into warehouse.fact_orders (retailer_key, order_id, {", ".join(_KEEP)}, status,
+                                     {", ".join(_AT)}, line_count, run_id)
+  select %(retailer_key)s, s.order_id, {", ".join(f"s.{c}" for c in _KEEP)}, s.status,
+         {", ".join(f"s.{a}" for a in _AT)}, s.added_lines, %(run_id)s::uuid
+  from src s
+  where not exists (select 1 from warehouse.fact_orders f
+                    where f.retailer_key = %(retailer_key)s and f.order_id = s.order_id)
+  returning order_date
+)
+select 'inserted', order_date, count(*) from ins group by order_date
+union all
+select 'updated', order_date, count(*) from upd group by order_date
+union all
+select 'moved', old_date, count(*) from upd where old_date <> order_date group by old_date
+"""
+
+# Applied to the staged orders above: no longer pending.
+DELETE_APPLIED = """
+with e as (
+  delete from warehouse.pending_order_event p
+  where p.retailer_key = %(retailer_key)s and p.order_id in (select order_id from stg_orders)
+  returning 1
+), l as (
+  delete from warehouse.pending_order_line p
+  where p.retailer_key = %(retailer_key)s and p.order_id in (select order_id from stg_orders)
+  returning 1
+)
+select (select count(*) from e), (select count(*) from l)
+"""
+
+_EV_LEAST = ", ".join(f"least(f.{a}, ev.{a})" for a in _AT)
+
+# Events and new lines of orders loaded by earlier partitions.
+UPDATE_EARLIER_ORDERS = f"""
+with ev as (
+  {_pivot('''select e.order_id, e.event_type, e.occurred_at from stg_order_events e
+             where not exists (select 1 from stg_orders o where o.order_id = e.order_id)''')}
+), lines as (
+  select nl.order_id, nl.n from new_lines nl
+  where not exists (select 1 from stg_orders o where o.order_id = nl.order_id)
+), changes as (
+  select coalesce(ev.order_id, lines.order_id) as order_id, {", ".join(f"ev.{a}" for a in _AT)},
+         coalesce(lines.n, 0) as added_lines
+  from ev full join lines on lines.order_id = ev.order_id
+), up as (
+  update warehouse.fact_orders f
+  set {", ".join(f"{a} = least(f.{a}, ev.{a})" for a in _AT)},
+      status = warehouse.order_status_max(
+                 f.status, warehouse.order_status_of(null, {", ".join(f"ev.{a}" for a in _AT)})),
+      line_count = f.line_count + ev.added_lines, run_id = %(run_id)s::uuid, updated_at = now()
+  from changes ev
+  where f.retailer_key = %(retailer_key)s and f.order_id = ev.order_id
+    and (ev.added_lines <> 0 or ({", ".join(f"f.{a}" for a in _AT)}) is distinct from ({_EV_LEAST}))
+  returning f.order_date
+)
+select order_date, count(*) from up group by order_date
+"""
+
+# Events and lines of orders that are nowhere yet wait for them.
+KEEP_PENDING_EVENTS = """
+with waiting as (
+  select e.order_id, e.event_type, e.occurred_at from stg_order_events e
+  where e.event_type in ('paid', 'shipped', 'delivered', 'canceled', 'refunded')
+    and not exists (select 1 from stg_orders o where o.order_id = e.order_id)
+    and not exists (select 1 from warehouse.fact_orders f
+                    where f.retailer_key = %(retailer_key)s and f.order_id = e.order_id)
+), up as (
+  insert into warehouse.pending_order_event as p (retailer_key, order_id, event_type,
+                                                  occurred_at, source_date, run_id)
+  select %(retailer_key)s, w.order_id, w.event_type, w.occurred_at, %(run_date)s,
+         %(run_id)s::uuid
+  from waiting w
+  on conflict on constraint pending_order_event_pk do update
+    set occurred_at = excluded.occurred_at, source_date = excluded.source_date,
+        run_id = excluded.run_id, loaded_at = now()
+    where excluded.occurred_at < p.occurred_at
+  returning (xmax = 0) as inserted
+)
+select count(*) filter (where inserted), count(*) filter (where not inserted) from up
+"""
+
+KEEP_PENDING_LINES = """
+insert into warehouse.pending_order_line as p (retailer_key, order_id, lines, source_date,
+                                               run_id)
+select %(retailer_key)s, nl.order_id, nl.n, %(run_date)s, %(run_id)s::uuid
+from new_lines nl
+where not exists (select 1 from stg_orders o where o.order_id = nl.order_id)
+  and not exists (select 1 from warehouse.fact_orders f
+                  where f.retailer_key = %(retailer_key)s and f.order_id = nl.order_id)
+on conflict on constraint pending_order_line_pk do update
+  set lines = p.lines + excluded.lines, source_date = excluded.source_date,
+      run_id = excluded.run_id, loaded_at = now()
+"""
+
+# Orders staged without lines whose lines arrived earlier: the lines get the order's
+# customer and store.
+KEYS_OF_EARLIER_LINES = """
+update warehouse.fact_sales s set customer_key = k.customer_key, store_key = k.store_key,
+       run_id = %(run_id)s::uuid, loaded_at = now()
+from order_keys k
+where s.retailer_key = %(retailer_key)s and s.order_id = k.order_id
+  and k.order_id in (select w.order_id from waiting_orders w)
+  and (s.customer_key, s.store_key) is distinct from (k.customer_key, k.store_key)
+returning s.order_date
+"""
+
+
+def load_orders(ctx: LoadContext, staged_orders: int) -> None:
+    """Write fact_orders after fact_sales (which filled `new_lines`)."""
+    # Orders whose lines waited for them (their lines may lack the order's keys).
+    ctx.execute("create temp table waiting_orders on commit drop as "
+                "select order_id from warehouse.pending_order_line "
+                "where retailer_key = %(retailer_key)s "
+                "and order_id in (select order_id from stg_orders)")
+    rows = ctx.rows(WRITE_ORDERS)
+    ctx.touch(day for _, day, _ in rows)
+    inserted = sum(n for kind, _, n in rows if kind == "inserted")
+    updated = sum(n for kind, _, n in rows if kind == "updated")
+    events_applied, lines_applied = ctx.execute(DELETE_APPLIED).fetchone()
+    earlier = ctx.rows(UPDATE_EARLIER_ORDERS)
+    ctx.touch(day for day, _ in earlier)
+    ctx.count("fact_orders", inserted, updated + sum(n for _, n in earlier),
+              staged_orders - inserted - updated)
+    new_events, earlier_events = ctx.execute(KEEP_PENDING_EVENTS).fetchone()
+    ctx.count("pending_order_event", new_events, earlier_events, 0, applied=events_applied)
+    waiting_lines = ctx.execute(KEEP_PENDING_LINES).rowcount
+    ctx.count("pending_order_line", waiting_lines, 0, 0, applied=lines_applied)
+    if lines_applied:
+        ctx.touch(r[0] for r in ctx.rows(KEYS_OF_EARLIER_LINES))
