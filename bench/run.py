@@ -120,6 +120,7 @@ def run_once(lines: int) -> dict:
             "where run_id = :r"), {"r": run_id}).scalar_one()
     get_engine().dispose()
     walls = {row.step: float(row.wall or 0) for row in stages}
+    source = int(source or 0)
     return {"lines": int(source or 0), "loaded_lines": loaded, "status": status,
             "post_to_verdict_s": round(total, 2),
             "stages": {k: {"wall_s": round(v, 2),
