@@ -13,7 +13,7 @@ Definitions (docs/../shared benchmarks.md):
 
 The benchmark brings up its own stack so a developer's running one is never touched: a moto
 S3 server and the three retailer servers on free ports, over their own databases
-(`retailerN_bench`), seeded with a day of about `--lines` order lines.
+(`retailerN_bench_ingestion`), seeded with a day of about `--lines` order lines.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -46,7 +47,8 @@ def bench_environment(s3_port: int, retailer_ports: dict[str, int]) -> dict[str,
            "RETAILER_MAX_PAGE_SIZE": "5000", "INGESTION_PAGE_SIZE": "5000"}
     for rid, port in retailer_ports.items():
         env[f"{rid.upper()}_URL"] = f"http://127.0.0.1:{port}"
-        env[f"{rid.upper()}_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/{rid}_bench"
+        env[f"{rid.upper()}_DATABASE_URL"] = (
+            f"postgresql://postgres@127.0.0.1:5432/{rid}_bench_ingestion")
     return env
 
 
@@ -126,6 +128,14 @@ def ingest(retailer_id: str, day: str) -> tuple[float, dict]:
     return time.perf_counter() - started, landed.manifest
 
 
+def _vm_hwm_kb() -> int:
+    """This process's own peak resident set (its memory map's high-water mark)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return -1
+
+
 def child_main(retailer_id: str, day: str) -> None:
     """In a fresh process: import what the worker imports, land one partition, report."""
     import resource
@@ -135,14 +145,22 @@ def child_main(retailer_id: str, day: str) -> None:
     seconds, manifest = ingest(retailer_id, day)
     print(json.dumps({"seconds": seconds,
                       "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "vm_hwm_kb": _vm_hwm_kb(),
                       "lines": manifest["counts"]["order_lines"]["received"],
                       "records": sum(c["received"] for c in manifest["counts"].values())}))
 
 
 def peak_rss(retailer_id: str, day: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench.bench_ingestion", "--child", retailer_id,
-                          "--day", day], cwd=ROOT, env=os.environ.copy(), check=True,
-                         capture_output=True, text=True).stdout
+    """Run `child_main` in a child process and return what it reports.
+
+    Linux carries a process's peak RSS into the child it forks and across exec, so a child
+    forked straight from this (large) process would report our peak as its own. The child is
+    therefore forked by a small shell, whose own small memory map is what it inherits.
+    """
+    cmd = [sys.executable, "-m", "bench.bench_ingestion", "--child", retailer_id, "--day", day]
+    out = subprocess.run(["/bin/sh", "-c", '"$@"; exit $?', "sh", *cmd], cwd=ROOT,
+                         env=os.environ.copy(), check=True, capture_output=True,
+                         text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -157,6 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--day", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    # a plain `kill` should still stop the servers this benchmark started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.child:
         child_main(args.child, args.day)
         return

@@ -1,10 +1,11 @@
 """Writing a partition's objects to S3 as they are produced, page by page.
 
-Each object is gzipped JSON lines. Compressed bytes go to S3 in multipart chunks of
-`upload_chunk_bytes` while the object grows (a small object is one PUT at the end), so a
-writer holds at most one chunk whatever the size of the day. An object that reaches
-`part_max_bytes` is finished and continues in the next part (`part-00001`, ...). Byte counts
-and sha256 checksums are of the stored (compressed) bytes, for the manifest.
+Each object is gzipped JSON lines. Compressed bytes are spooled to a temporary file and go
+to S3 in multipart chunks of `upload_chunk_bytes` while the object grows (a small object is
+one PUT at the end), uploaded from the file, so memory stays flat whatever the size of the
+day. An object that reaches `part_max_bytes` is finished and continues in the next part
+(`part-00001`, ...). Byte counts and sha256 checksums are of the stored (compressed) bytes,
+for the manifest.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import tempfile
 import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -53,21 +55,26 @@ class LandedObject:
 
 
 class S3Stream:
-    """One S3 object written as it grows: multipart chunks, or a single PUT when small."""
+    """One S3 object written as it grows: multipart chunks, or a single PUT when small.
+
+    Bytes are spooled to a temporary file, and each chunk is uploaded from it as a file
+    body (botocore streams it), so no chunk is ever held in memory: a partition's memory
+    does not grow with the size of the day nor with the number of objects open at once.
+    """
 
     def __init__(self, s3, bucket: str, key: str, chunk_bytes: int) -> None:
         self.s3, self.bucket, self.key, self.chunk_bytes = s3, bucket, key, chunk_bytes
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+        self._spool = tempfile.TemporaryFile(prefix="ingestion-part-")
+        self._spooled = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
 
     def write(self, data: bytes) -> None:
         if not data:
             return
-        self._pending.append(data)
-        self._pending_bytes += len(data)
-        if self._pending_bytes >= self.chunk_bytes:
+        self._spool.write(data)
+        self._spooled += len(data)
+        if self._spooled >= self.chunk_bytes:
             self._upload_chunk()
 
     def _upload_chunk(self) -> None:
@@ -75,26 +82,34 @@ class S3Stream:
             self._upload_id = self.s3.create_multipart_upload(
                 Bucket=self.bucket, Key=self.key, ContentType="application/x-ndjson",
                 ContentEncoding="gzip")["UploadId"]
-        body = b"".join(self._pending)
-        self._pending, self._pending_bytes = [], 0
         number = len(self._parts) + 1
+        self._spool.seek(0)
         etag = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-                                   PartNumber=number, Body=body)["ETag"]
+                                   PartNumber=number, Body=self._spool,
+                                   ContentLength=self._spooled)["ETag"]
         self._parts.append({"ETag": etag, "PartNumber": number})
+        self._spool.seek(0)
+        self._spool.truncate()
+        self._spooled = 0
 
     def close(self) -> None:
-        if self._upload_id is None:
-            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=b"".join(self._pending),
-                               ContentType="application/x-ndjson", ContentEncoding="gzip")
-            self._pending, self._pending_bytes = [], 0
-            return
-        if self._pending:
-            self._upload_chunk()
-        self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                          UploadId=self._upload_id,
-                                          MultipartUpload={"Parts": self._parts})
+        try:
+            if self._upload_id is None:
+                self._spool.seek(0)
+                self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=self._spool,
+                                   ContentLength=self._spooled,
+                                   ContentType="application/x-ndjson", ContentEncoding="gzip")
+                return
+            if self._spooled:
+                self._upload_chunk()
+            self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                              UploadId=self._upload_id,
+                                              MultipartUpload={"Parts": self._parts})
+        finally:
+            self._spool.close()
 
     def abort(self) -> None:
+        self._spool.close()
         if self._upload_id is not None:
             try:
                 self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key,

@@ -46,9 +46,6 @@ class Batch:
     silver: dict[str, list[Record]] = field(default_factory=dict)
     rejected: list[Record] = field(default_factory=list)
 
-    def __len__(self) -> int:
-        return sum(map(len, self.silver.values())) + len(self.rejected)
-
 
 @dataclass
 class ControlTally:

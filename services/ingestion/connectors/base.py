@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -55,6 +55,28 @@ class ControlTotals:
     def as_manifest(self) -> dict[str, Any]:
         return {"line_count": self.line_count, "amount": self.amount,
                 "currency": self.currency, "raw": self.raw}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A retailer's answer: status, headers and the body's bytes.
+
+    Bodies are read through httpx's streaming API into bytes owned here: an
+    `httpx.Response` sits in a reference cycle with its stream, so a response that kept its
+    body would hold a page's megabytes until the cyclic garbage collector ran, and a long
+    day's RSS would climb page after page.
+    """
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
 
 
 class RetailerError(Exception):
@@ -136,7 +158,7 @@ class RetailerClient(ABC):
 
     def __init__(self, base_url: str, settings: IngestionSettings, *,
                  transport: httpx.BaseTransport | None = None,
-                 sleep=time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
         self.page_size = settings.page_size
         self.policy = RetryPolicy.from_settings(settings)
@@ -195,7 +217,7 @@ class RetailerClient(ABC):
         """GET a JSON document with retries. Returns (parsed body, body size in bytes)."""
         resp = self.request("GET", path, params=params, resource=resource, page=page)
         try:
-            return orjson.loads(resp.content), len(resp.content)
+            return resp.json(), len(resp.content)
         except orjson.JSONDecodeError as exc:
             raise RetailerRejectedRequest(
                 f"{path} answered with a body that is not JSON: {exc}",
@@ -205,7 +227,7 @@ class RetailerClient(ABC):
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 data: Mapping[str, str] | None = None, authenticated: bool = True,
                 auth: httpx.Auth | None = None, resource: str | None = None,
-                page: int | None = None) -> httpx.Response:
+                page: int | None = None) -> Reply:
         """One HTTP call, retried on transport errors, 429 and 5xx within the budget.
 
         A 401 on an authenticated call re-authenticates once and repeats the call (a token
@@ -222,8 +244,10 @@ class RetailerClient(ABC):
             self.requests += 1
             wait_hint: float | None = None
             try:
-                resp = self.http.request(method, path, params=params, data=data,
-                                         headers=headers, auth=auth)
+                with self.http.stream(method, path, params=params, data=data,
+                                      headers=headers, auth=auth) as streamed:
+                    resp = Reply(streamed.status_code, streamed.headers,
+                                 b"".join(streamed.iter_bytes()))
             except httpx.TransportError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
                 status = None

@@ -22,7 +22,7 @@ from services.ingestion.normalize import (
 )
 from shared import canonical as c
 from shared.canonical import InvalidRecord, RejectReason
-from shared.settings import Retailer1Settings
+from shared.settings import IngestionSettings, Retailer1Settings
 
 RETAILER_ID = "retailer1"
 CURRENCY = "USD"
@@ -53,7 +53,8 @@ class Retailer1Client(RetailerClient):
     _paths = {"stores": "/api/v1/stores", "products": "/api/v1/products",
               "customers": "/api/v1/customers", "order-lines": "/api/v1/order-lines"}
 
-    def __init__(self, config: Retailer1Settings, settings, **kwargs: Any) -> None:
+    def __init__(self, config: Retailer1Settings, settings: IngestionSettings,
+                 **kwargs: Any) -> None:
         super().__init__(config.url, settings, **kwargs)
         self._headers = {"X-API-Key": config.api_key.get_secret_value()}
 

@@ -15,7 +15,7 @@ from services.ingestion.connectors.base import ControlTotals, Page, RetailerClie
 from services.ingestion.normalize import Handler, Normalizer, Record
 from shared import canonical as c
 from shared.canonical import InvalidRecord, RejectReason
-from shared.settings import Retailer2Settings
+from shared.settings import IngestionSettings, Retailer2Settings
 
 RETAILER_ID = "retailer2"
 CURRENCY = "USD"
@@ -47,7 +47,8 @@ class Retailer2Client(RetailerClient):
     resources = ("channels", "catalog", "customers", "orders")
     _items_keys = {"catalog": "products", "customers": "customers", "orders": "orders"}
 
-    def __init__(self, config: Retailer2Settings, settings, **kwargs: Any) -> None:
+    def __init__(self, config: Retailer2Settings, settings: IngestionSettings,
+                 **kwargs: Any) -> None:
         super().__init__(config.url, settings, **kwargs)
         pair = f"{config.username}:{config.password.get_secret_value()}".encode()
         self._headers = {"Authorization": "Basic " + base64.b64encode(pair).decode()}

@@ -20,7 +20,7 @@ from services.ingestion.connectors.base import ControlTotals, Page, RetailerClie
 from services.ingestion.normalize import Handler, Normalizer, Record, readable_money
 from shared import canonical as c
 from shared.canonical import InvalidRecord, RejectReason
-from shared.settings import Retailer3Settings
+from shared.settings import IngestionSettings, Retailer3Settings
 
 RETAILER_ID = "retailer3"
 CURRENCY = "EUR"
@@ -54,7 +54,8 @@ class Retailer3Client(RetailerClient):
     retailer_id = RETAILER_ID
     resources = ("stores", "products", "customers", "orders", "order-items", "order-events")
 
-    def __init__(self, config: Retailer3Settings, settings, **kwargs: Any) -> None:
+    def __init__(self, config: Retailer3Settings, settings: IngestionSettings,
+                 **kwargs: Any) -> None:
         super().__init__(config.url, settings, **kwargs)
         self._client_id = config.client_id
         self._client_secret = config.client_secret.get_secret_value()
