@@ -106,7 +106,8 @@ class IngestionSettings(BaseSettings):
     port: int = 8001
     max_backfill_days: int = Field(31, ge=1)
     backfill_parallelism: int = Field(2, ge=1)
-    page_size: int = Field(2000, ge=1, le=5000)
+    # Records per page asked of a retailer: their maximum, so a day is few round trips.
+    page_size: int = Field(5000, ge=1, le=5000)
     http_timeout_seconds: float = 30.0
     retry_budget_seconds: float = 120.0
     retry_max_attempts: int = 8
