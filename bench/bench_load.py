@@ -26,6 +26,7 @@ import argparse
 import datetime as dt
 import gzip
 import hashlib
+import json
 import os
 import random
 import statistics
@@ -402,6 +403,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=20_000, help="row-by-row sample lines")
     parser.add_argument("--workers", type=int, default=2,
                         help="worker processes for the side-by-side load")
+    parser.add_argument("--json", type=Path, help="also write the numbers here (bench.run)")
     args = parser.parse_args()
 
     with bench_stack():
@@ -459,6 +461,17 @@ def main() -> None:
               f"not in its time; side by side the refreshes are included")
         print("load phases (1 worker, medians, s): " + ", ".join(
             f"{k} {median(v):.2f}" for k, v in phases.items()))
+        if args.json:
+            args.json.write_text(json.dumps({
+                "lines": n, "repeat": args.repeat, "lines_per_s": {k: round(v) for k, v in
+                                                                  rate.items()},
+                "load_over_ceiling": round(rate["seq"] / rate["ceiling"], 3),
+                "load_over_row_by_row": round(rate["seq"] / rate["rbr"], 1),
+                "side_by_side_over_ceiling": round(rate["par"] / rate["ceiling"], 3),
+                "side_by_side_over_row_by_row": round(rate["par"] / rate["rbr"], 1),
+                "marts_seconds": round(median(runs["seq_marts"]), 2),
+                "phase_seconds": {k: round(median(v), 2) for k, v in phases.items()},
+            }, indent=2) + "\n")
 
 
 def server_version(engine) -> str:

@@ -15,6 +15,7 @@ Milestones only move earlier (`least`) and a status only moves forward
 from __future__ import annotations
 
 from services.transformation.context import LoadContext
+from services.transformation.sales import write_bounded
 
 MILESTONES = ("paid", "shipped", "delivered", "canceled", "refunded")
 _AT = [f"{m}_at" for m in MILESTONES]
@@ -29,7 +30,6 @@ def _pivot(events: str) -> str:
 
 _KEEP = ("order_date", "order_date_key", "customer_key", "store_key", "created_at",
          "order_total", "order_total_usd", "currency")
-_LEAST = ", ".join(f"least(f.{a}, s.{a})" for a in _AT)
 
 WRITE_ORDERS = f"""
 with ev as (
@@ -43,41 +43,46 @@ with ev as (
   select p.order_id, p.lines from warehouse.pending_order_line p
   where p.retailer_key = %(retailer_key)s and p.order_id in (select order_id from stg_orders)
 ), src as materialized (
-  select o.order_id, fx.day as order_date, fx.date_key as order_date_key, k.customer_key,
-         k.store_key, o.created_at, o.order_total,
-         round(o.order_total * fx.usd_per_unit, 2) as order_total_usd, o.currency,
-         warehouse.order_status_of(o.status, {", ".join(f"ev.{a}" for a in _AT)}) as status,
-         {", ".join(f"ev.{a}" for a in _AT)},
-         coalesce(nl.n, 0) + coalesce(w.lines, 0) as added_lines
-  from stg_orders o
-  join order_keys k on k.order_id = o.order_id
-  join fx on fx.currency = o.currency and fx.day = o.order_date
-  left join ev on ev.order_id = o.order_id
-  left join new_lines nl on nl.order_id = o.order_id
-  left join waiting_lines w on w.order_id = o.order_id
+  select s.*, f.ctid as row_id, f.order_date as old_date,
+         f.ctid is not null
+           and (s.added_lines <> 0
+                or ({", ".join(f"f.{c}" for c in _KEEP)}, f.status,
+                    {", ".join(f"f.{a}" for a in _AT)})
+                   is distinct from
+                   ({", ".join(f"s.{c}" for c in _KEEP)},
+                    warehouse.order_status_max(f.status, s.status),
+                    {", ".join(f"least(f.{a}, s.{a})" for a in _AT)})) as changed
+  from (
+    select o.order_id, fx.day as order_date, fx.date_key as order_date_key, k.customer_key,
+           k.store_key, o.created_at, o.order_total,
+           round(o.order_total * fx.usd_per_unit, 2) as order_total_usd, o.currency,
+           warehouse.order_status_of(o.status, {", ".join(f"ev.{a}" for a in _AT)}) as status,
+           {", ".join(f"ev.{a}" for a in _AT)},
+           coalesce(nl.n, 0) + coalesce(w.lines, 0) as added_lines
+    from stg_orders o
+    join order_keys k on k.order_id = o.order_id
+    join fx on fx.currency = o.currency and fx.day = o.order_date
+    left join ev on ev.order_id = o.order_id
+    left join new_lines nl on nl.order_id = o.order_id
+    left join waiting_lines w on w.order_id = o.order_id
+  ) s
+  left join warehouse.fact_orders f on f.retailer_key = %(retailer_key)s and f.order_id = s.order_id
+       and {{bound}}
 ), upd as (
   update warehouse.fact_orders f
   set {", ".join(f"{c} = s.{c}" for c in _KEEP)},
       status = warehouse.order_status_max(f.status, s.status),
       {", ".join(f"{a} = least(f.{a}, s.{a})" for a in _AT)},
       line_count = f.line_count + s.added_lines, run_id = %(run_id)s::uuid, updated_at = now()
-  from src s, warehouse.fact_orders old
-  where f.retailer_key = %(retailer_key)s and f.order_id = s.order_id
-    and old.retailer_key = f.retailer_key and old.order_id = f.order_id
-    and (s.added_lines <> 0
-         or ({", ".join(f"f.{c}" for c in _KEEP)}, f.status, {", ".join(f"f.{a}" for a in _AT)})
-            is distinct from
-            ({", ".join(f"s.{c}" for c in _KEEP)},
-             warehouse.order_status_max(f.status, s.status), {_LEAST}))
-  returning old.order_date as old_date, f.order_date
+  from src s
+  where f.ctid = any(array(select row_id from src where changed)) and f.ctid = s.row_id
+  returning s.old_date, f.order_date
 ), ins as (
   insert into warehouse.fact_orders (retailer_key, order_id, {", ".join(_KEEP)}, status,
                                      {", ".join(_AT)}, line_count, run_id)
   select %(retailer_key)s, s.order_id, {", ".join(f"s.{c}" for c in _KEEP)}, s.status,
          {", ".join(f"s.{a}" for a in _AT)}, s.added_lines, %(run_id)s::uuid
-  from src s
-  where not exists (select 1 from warehouse.fact_orders f
-                    where f.retailer_key = %(retailer_key)s and f.order_id = s.order_id)
+  from src s where s.row_id is null
   returning order_date
 )
 select 'inserted', order_date, count(*) from ins group by order_date
@@ -185,7 +190,7 @@ def load_orders(ctx: LoadContext, staged_orders: int) -> None:
                 "select order_id from warehouse.pending_order_line "
                 "where retailer_key = %(retailer_key)s "
                 "and order_id in (select order_id from stg_orders)")
-    rows = ctx.rows(WRITE_ORDERS)
+    rows = write_bounded(ctx, WRITE_ORDERS, "stg_orders")
     ctx.touch(day for _, day, _ in rows)
     inserted = sum(n for kind, _, n in rows if kind == "inserted")
     updated = sum(n for kind, _, n in rows if kind == "updated")

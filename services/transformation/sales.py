@@ -1,15 +1,19 @@
 """fact_sales: one row per order line, written set-based in one statement.
 
 The staged lines (deduplicated) are joined once to their keys, product version and USD
-rate; then, in one statement, lines that exist and differ are updated in place, lines that
-do not exist are inserted, and unchanged lines are not touched. Splitting the upsert this
-way measured faster than `INSERT ... ON CONFLICT DO UPDATE` (speculative insertion costs
-on every new row; docs/warehouse.md, "Load path"), and it tells the old order date of a
-line that moved. Loads of one retailer are serialized, so nobody else inserts its keys
-between the existence check and the insert.
+rate and to the fact row they would replace; then, in the same statement, lines that exist
+and differ are updated in place (found again by ctid), lines that do not exist are
+inserted, and unchanged lines are not touched. This measured faster than
+`INSERT ... ON CONFLICT DO UPDATE` (speculative insertion costs on every new row;
+docs/warehouse.md, "Load path"), and it tells the old order date of a line that moved.
+Loads of one retailer are serialized (an advisory lock in load.py), so nobody else inserts
+its keys or moves its rows during the statement.
 """
 
 from __future__ import annotations
+
+import psycopg
+from psycopg import sql
 
 from services.transformation.context import LoadContext
 from services.transformation.lookups import VERSION_MATCH
@@ -26,33 +30,36 @@ NEW_LINES = "create temp table new_lines (order_id text, n integer) on commit dr
 
 WRITE_SALES = f"""
 with src as materialized (
-  select l.order_id, l.line_number, fx.day as order_date, fx.date_key as order_date_key,
-         l.created_at, k.customer_key, p.member_key as product_key, k.store_key, l.quantity,
-         l.unit_price, l.discount, l.line_total, l.currency,
-         round(l.line_total * fx.usd_per_unit, 2) as line_total_usd,
-         coalesce(p.is_inferred, false) as product_inferred
-  from stg_order_lines l
-  join fx on fx.currency = l.currency and fx.day = l.order_date
-  left join order_keys k on k.order_id = l.order_id
-  left join lk_product p on p.member_id = l.product_id and {VERSION_MATCH.format(t="l", v="p")}
+  -- each staged line with its keys, and the row it would replace (one probe per line)
+  select s.*, f.ctid as row_id, f.order_date as old_date,
+         f.ctid is not null and ({_F}) is distinct from ({_S}) as changed
+  from (
+    select l.order_id, l.line_number, fx.day as order_date, fx.date_key as order_date_key,
+           l.created_at, k.customer_key, p.member_key as product_key, k.store_key,
+           l.quantity, l.unit_price, l.discount, l.line_total, l.currency,
+           round(l.line_total * fx.usd_per_unit, 2) as line_total_usd,
+           coalesce(p.is_inferred, false) as product_inferred
+    from stg_order_lines l
+    join fx on fx.currency = l.currency and fx.day = l.order_date
+    left join order_keys k on k.order_id = l.order_id
+    left join lk_product p on p.member_id = l.product_id
+         and {VERSION_MATCH.format(t="l", v="p")}
+  ) s
+  left join warehouse.fact_sales f on f.retailer_key = %(retailer_key)s
+       and f.order_id = s.order_id and f.line_number = s.line_number
+       and {{bound}}
 ), upd as (
   update warehouse.fact_sales f
   set {_SET}, run_id = %(run_id)s::uuid, loaded_at = now()
-  from src s, warehouse.fact_sales old
-  where f.retailer_key = %(retailer_key)s and f.order_id = s.order_id
-    and f.line_number = s.line_number
-    and old.retailer_key = f.retailer_key and old.order_id = f.order_id
-    and old.line_number = f.line_number
-    and ({_F}) is distinct from ({_S})
-  returning old.order_date as old_date, f.order_date
+  from src s
+  -- by ctid: a TID scan of the changed rows only, whatever the planner guesses of them
+  where f.ctid = any(array(select row_id from src where changed)) and f.ctid = s.row_id
+  returning s.old_date, f.order_date
 ), ins as (
   insert into warehouse.fact_sales (retailer_key, order_id, line_number, {", ".join(COLUMNS)},
                                     run_id)
   select %(retailer_key)s, s.order_id, s.line_number, {_S}, %(run_id)s::uuid
-  from src s
-  where not exists (select 1 from warehouse.fact_sales f
-                    where f.retailer_key = %(retailer_key)s and f.order_id = s.order_id
-                      and f.line_number = s.line_number)
+  from src s where s.row_id is null
   returning order_id, order_date
 ), counted as (
   insert into new_lines (order_id, n) select order_id, count(*) from ins group by order_id
@@ -73,9 +80,25 @@ select 'moved', old_date, count(*) from upd where old_date <> order_date group b
 def load_sales(ctx: LoadContext, staged_lines: int) -> None:
     """Write the staged lines; `new_lines` keeps how many each order gained."""
     ctx.execute(NEW_LINES)
-    rows = ctx.rows(WRITE_SALES)
+    rows = write_bounded(ctx, WRITE_SALES, "stg_order_lines")
     ctx.touch(day for _, day, _ in rows)
     inserted = sum(n for kind, _, n in rows if kind == "inserted")
     updated = sum(n for kind, _, n in rows if kind == "updated")
     ctx.count("fact_sales", inserted, updated, staged_lines - inserted - updated)
     ctx.execute("analyze new_lines")
+
+
+def write_bounded(ctx: LoadContext, statement: str, stage: str) -> list[tuple]:
+    """Run a fact write that matches staged rows to existing ones, first among the rows of
+    the staged days only (an index range, however long the table's history), then, if a
+    key exists on another day (a corrected created_at moved it: the insert collides),
+    among all of the retailer's rows.
+    """
+    days = [r[0] for r in ctx.rows(
+        sql.SQL("select distinct order_date from {}").format(sql.Identifier(stage)))]
+    try:
+        with ctx.cur.connection.transaction():     # a savepoint
+            return ctx.rows(sql.SQL(statement).format(
+                bound=sql.SQL("f.order_date = any(%(days)s)")), {"days": days})
+    except psycopg.errors.UniqueViolation:
+        return ctx.rows(sql.SQL(statement).format(bound=sql.SQL("true")))

@@ -137,3 +137,19 @@ def test_lines_that_arrive_before_their_order_are_counted_and_completed(lake):
                        "and s.store_key = o.store_key") == 2
     assert lake.scalar("select orders_created from marts.daily_orders where order_date = :d "
                        "and retailer_id = :r", d=D1, r=R) == 1
+
+
+def test_an_order_whose_created_at_is_corrected_moves_to_its_new_day(lake):
+    lake.land_and_load(partition(D1, [("O1", at(D1, 23, 50)), ("O2", at(D1, 10))]))
+    # A later partition corrects O1: it was placed just after midnight, on day 2.
+    run_id = lake.land_and_load(partition(D2, [("O1", at(D2, 0, 10))]))
+    assert lake.rows("select order_id, order_date from warehouse.fact_orders "
+                     "order by order_id") == [("O1", D2), ("O2", D1)]
+    assert lake.rows("select distinct order_date from warehouse.fact_sales "
+                     "where order_id = 'O1'") == [(D2,)]
+    assert lake.scalar("select count(*) from warehouse.fact_sales") == 4
+    touched = lake.scalar("select counts->'touched_dates' from ops.run_step "
+                          "where run_id = :r and step = 'transform'", r=run_id)
+    assert touched == [D1.isoformat(), D2.isoformat()]
+    assert dict(lake.rows("select order_date, orders_created from marts.daily_orders "
+                          "where retailer_id = 'ALL'")) == {D1: 1, D2: 1}
