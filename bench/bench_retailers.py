@@ -4,10 +4,11 @@
 
 Definitions:
 - generate: `seed_dates` for one date across the three retailers, run concurrently (one
-  database each): numpy generation plus binary COPY into each retailer's own indexed tables,
-  committed. Master data is loaded before the clock starts. Reported for a date not stored
-  yet ("fresh") and for re-seeding it (delete + write, what `retailers seed` does on a date
-  it already has), median of --runs.
+  database each): numpy generation plus binary COPY into each retailer's own indexed tables
+  (the date's partitions), committed, statistics refreshed. Master data is loaded before the
+  clock starts. Reported for a new date and for re-seeding it (what `retailers seed` does
+  on a date it already has), median of --runs; with the CPU seconds PostgreSQL spent, and
+  the load average, since wall time on a shared machine depends on the neighbours.
 - paging: one client per retailer, one request at a time like an ingestion worker, with the
   largest page size and the retailer's own auth, every page of the date's order-line
   resource parsed with orjson: retailer1 /api/v1/order-lines, retailer2 /v2/orders (lines =
@@ -24,9 +25,11 @@ import argparse
 import datetime as dt
 import os
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import orjson
@@ -56,25 +59,58 @@ def orders_for(lines: int, day: dt.date, fault_rate: float) -> int:
     return max(1, round(lines / len(RETAILERS) / per_order / WEEKDAY_FACTOR[day.weekday()]))
 
 
-def vacuum(settings) -> float:
-    """VACUUM (ANALYZE) the retailers' databases; returns seconds.
+class BackendCpu:
+    """CPU seconds used by the PostgreSQL backends of the seeding connections.
 
-    After a bulk insert the visibility map is unset, so index-only scans read the heap
-    (three times slower key lists). Autovacuum sets it within about a minute of a seed; the
-    benchmark does it explicitly so paging is measured in that steady state.
+    Wall time on a shared machine mostly measures the neighbours; the server CPU a date's
+    COPYs cost does not. Samples `/proc/<pid>/stat` of every backend whose
+    application_name is `retailerN-seed` (so PostgreSQL must run on this host) every 20 ms
+    and keeps the last reading per backend.
     """
-    import psycopg2
 
-    t0 = time.perf_counter()
-    for rid in RETAILERS:
-        conn = psycopg2.connect(getattr(settings, rid).database_url)
+    def __init__(self) -> None:
+        self._seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> BackendCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self._seen.values())
+
+    def _run(self) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect("postgresql://postgres@127.0.0.1:5432/postgres",
+                                application_name="bench-cpu-sampler")
         conn.autocommit = True
+        tick = os.sysconf("SC_CLK_TCK")
         try:
             with conn.cursor() as cur:
-                cur.execute("vacuum (analyze)")
+                while not self._stop.is_set():
+                    cur.execute("select pid from pg_stat_activity "
+                                "where application_name like 'retailer_-seed'")
+                    for (pid,) in cur.fetchall():
+                        try:
+                            with open(f"/proc/{pid}/stat") as f:
+                                fields = f.read().rsplit(")", 1)[1].split()
+                            self._seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+                        except (OSError, IndexError):
+                            pass
+                    time.sleep(0.02)
         finally:
             conn.close()
-    return time.perf_counter() - t0
+
+
+def load_average() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def measure_generation(settings, day: dt.date, orders: int, runs: int) -> dict:
@@ -90,9 +126,15 @@ def measure_generation(settings, day: dt.date, orders: int, runs: int) -> dict:
                overrides={"orders_per_day": 1})
     master_seconds = time.perf_counter() - t0
 
-    fresh = seed_dates(RETAILERS, day, settings=settings, overrides={"orders_per_day": orders})
-    reseeds = [seed_dates(RETAILERS, day, settings=settings,
-                          overrides={"orders_per_day": orders}) for _ in range(runs)]
+    def seed() -> tuple[Any, float, str]:
+        before = load_average()
+        with BackendCpu() as cpu:
+            report = seed_dates(RETAILERS, day, settings=settings,
+                                overrides={"orders_per_day": orders})
+        return report, cpu.seconds, f"{before}->{load_average()}"
+
+    fresh = seed()
+    reseeds = [seed() for _ in range(runs)]
     return {"master_seconds": master_seconds, "fresh": fresh, "reseeds": reseeds}
 
 
@@ -248,22 +290,26 @@ def main() -> None:
           f"retailers ({orders:,} orders per retailer), {os.cpu_count()} CPUs")
     try:
         gen = measure_generation(settings, day, orders, args.runs)
-        fresh = gen["fresh"]
+        fresh, fresh_cpu, fresh_load = gen["fresh"]
         print(f"master data (once per seed, not counted): {gen['master_seconds']:.2f}s")
-        print(f"generate fresh date: {fresh.lines:,} lines, {fresh.orders:,} orders in "
-              f"{fresh.seconds:.2f}s ({fresh.lines / fresh.seconds:,.0f} lines/s)")
+        print(f"generate a new date: {fresh.lines:,} lines, {fresh.orders:,} orders, "
+              f"{sum(d.events for d in fresh.days):,} events in {fresh.seconds:.2f}s "
+              f"({fresh.lines / fresh.seconds:,.0f} lines/s); PostgreSQL CPU "
+              f"{fresh_cpu:.2f}s; load average {fresh_load}")
         for d in fresh.days:
             print(f"  {d.retailer_id}: {d.lines:,} lines, {d.events:,} events: numpy "
                   f"{d.generate_seconds:.2f}s, write {d.write_seconds:.2f}s")
-        re_s = [r.seconds for r in gen["reseeds"]]
-        print(f"re-seed the date (delete + write), median of {len(re_s)}: "
-              f"{statistics.median(re_s):.2f}s (runs: {', '.join(f'{s:.2f}' for s in re_s)})")
+        re_s = [r.seconds for r, _, _ in gen["reseeds"]]
+        re_cpu = [c for _, c, _ in gen["reseeds"]]
+        print(f"re-seed the date (truncate its partitions + write), median of {len(re_s)}: "
+              f"{statistics.median(re_s):.2f}s, PostgreSQL CPU {statistics.median(re_cpu):.2f}s "
+              f"(runs: {', '.join(f'{s:.2f}' for s in re_s)}; load average "
+              f"{', '.join(load for _, _, load in gen['reseeds'])})")
 
-        print(f"vacuum (analyze) before paging (autovacuum's job after a seed): "
-              f"{vacuum(settings):.2f}s")
         with servers(settings, args.workers) as urls:
             print(f"paging over HTTP, page size {args.page_size}, {args.workers} gunicorn "
-                  f"workers x 4 threads per retailer, one client at a time:")
+                  f"workers x 4 threads per retailer, one client at a time "
+                  f"(load average {load_average()}):")
             lines = line_readers(day, args.page_size)
             whole = day_readers(day, args.page_size)
             for rid in RETAILERS:

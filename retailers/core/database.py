@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import psycopg2
-from psycopg2.pool import ThreadedConnectionPool
 
 from retailers.core.errors import ApiError
 from retailers.core.pgcopy import copy_out_int64
@@ -20,8 +19,9 @@ Params = Mapping[str, Any] | None
 class Database:
     """Pooled autocommit connections; each page request takes one for its queries.
 
-    The pool is created on first use, so it is built inside the server worker (after
-    gunicorn forks), never shared across processes.
+    Connections are opened on first use, so inside the server worker (after gunicorn
+    forks), and kept open for the next request: at most one per thread that needed one.
+    (psycopg2's own pools close every connection returned above `minconn`.)
     """
 
     def __init__(self, url: str, application_name: str, timezone: str = "UTC",
@@ -34,34 +34,42 @@ class Database:
         self._kwargs = {"application_name": application_name[:63],
                         "options": f"-c timezone={timezone} -c jit=off "
                                    "-c random_page_cost=1.1 -c work_mem=32MB"}
-        self._max = max_connections
-        self._pool: ThreadedConnectionPool | None = None
+        self._max_idle = max_connections
+        self._idle: list[Any] = []
         self._lock = threading.Lock()
 
-    def _get_pool(self) -> ThreadedConnectionPool:
+    def _take(self) -> Any:
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadedConnectionPool(0, self._max, self._url, **self._kwargs)
-            return self._pool
+            if self._idle:
+                return self._idle.pop()
+        try:
+            conn = psycopg2.connect(self._url, **self._kwargs)
+        except psycopg2.Error as exc:
+            raise ApiError(503, "unavailable", f"database unavailable: {exc}".strip()) from exc
+        conn.autocommit = True
+        return conn
+
+    def _give_back(self, conn: Any, broken: bool) -> None:
+        if not broken and not conn.closed:
+            with self._lock:
+                if len(self._idle) < self._max_idle:
+                    self._idle.append(conn)
+                    return
+        conn.close()
 
     @contextmanager
     def cursor(self) -> Iterator[Any]:
         """A cursor on a pooled autocommit connection; a broken connection is discarded."""
-        try:
-            pool = self._get_pool()
-            conn = pool.getconn()
-        except psycopg2.Error as exc:
-            raise ApiError(503, "unavailable", f"database unavailable: {exc}".strip()) from exc
+        conn = self._take()
         broken = False
         try:
-            conn.autocommit = True
             with conn.cursor() as cur:
                 yield cur
         except (psycopg2.OperationalError, psycopg2.InterfaceError):
             broken = True
             raise
         finally:
-            pool.putconn(conn, close=broken or bool(conn.closed))
+            self._give_back(conn, broken)
 
     def rows(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
         """The result as dicts keyed by the column names (the wire field names)."""
@@ -92,6 +100,6 @@ class Database:
 
     def close(self) -> None:
         with self._lock:
-            if self._pool is not None:
-                self._pool.closeall()
-                self._pool = None
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()

@@ -130,11 +130,16 @@ def binary_copy_buffer(columns: Sequence[Column]) -> bytes:
     return b"".join(parts)
 
 
-def copy_in(cur, table: CopyTable) -> int:
-    """COPY a CopyTable into its table (binary). Returns the number of rows."""
+def copy_in(cur, table: CopyTable, *, into: str | None = None, freeze: bool = False) -> int:
+    """COPY a CopyTable into its table, or into `into` (binary). Returns the number of rows.
+
+    `freeze` writes the rows frozen and all-visible (the table must have been created or
+    truncated in the same transaction): no VACUUM is needed before index-only scans.
+    """
     names = ", ".join(table.columns)
     data = binary_copy_buffer(list(table.columns.values()))
-    cur.copy_expert(f"copy {table.table} ({names}) from stdin with (format binary)",
+    options = "format binary, freeze" if freeze else "format binary"
+    cur.copy_expert(f"copy {into or table.table} ({names}) from stdin with ({options})",
                     io.BytesIO(data), size=COPY_CHUNK)
     return len(table)
 

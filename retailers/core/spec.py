@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +17,25 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class DayBlock:
+    """How a partitioned table's key follows the order numbers of a date.
+
+    The orders of a date are numbers `lo <= n < hi`; the table's partition for that date
+    holds keys from `lo * per_order` to `hi * per_order` (lines: 16 keys per order), or
+    for text keys `prefix` + the number zero-padded to `digits`.
+    """
+
+    per_order: int = 1
+    prefix: str | None = None
+    digits: int = 0
+
+    def bounds(self, lo: int, hi: int) -> tuple[int | str, int | str]:
+        if self.prefix is None:
+            return lo * self.per_order, hi * self.per_order
+        return f"{self.prefix}{lo:0{self.digits}d}", f"{self.prefix}{hi:0{self.digits}d}"
+
+
+@dataclass(frozen=True)
 class Storage:
     """How the generator's neutral data becomes this retailer's tables.
 
@@ -25,13 +44,13 @@ class Storage:
             master staging tables (run once per seed, after the tables were emptied).
         day_tables: maps one date's DayData (and the seed) to rows for the retailer's own
             order, line and event tables, written with binary COPY.
-        delete_day: statements deleting one date's orders, lines and events, given the
-            order-number range `%(lo)s <= order_no < %(hi)s`.
+        partitions: each of those tables with how its daily partition's bounds follow the
+            date's order numbers. Seeding a date replaces its partitions' contents.
     """
 
     master: str
     day_tables: Callable[[DayData, int], list[CopyTable]]
-    delete_day: str
+    partitions: Mapping[str, DayBlock]
 
 
 @dataclass(frozen=True)

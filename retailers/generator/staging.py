@@ -30,7 +30,6 @@ create temp table stg_customer_version (customer_no integer, valid_from_s bigint
 """
 
 
-
 def stage_master(cur, master: MasterData) -> dict[str, int]:
     """Create and fill the master staging tables. Returns rows per table."""
     cur.execute(MASTER_STAGING)

@@ -4,7 +4,7 @@ timestamps holding UTC, status words in a log."""
 from __future__ import annotations
 
 from retailers.core.pgcopy import CopyTable, Numeric
-from retailers.core.spec import Storage
+from retailers.core.spec import DayBlock, Storage
 from retailers.generator.columns import micros, padded_codes, words
 from retailers.generator.frames import DayData
 
@@ -52,9 +52,6 @@ def day_tables(data: DayData, seed: int) -> list[CopyTable]:
 STORAGE = Storage(
     master=MASTER,
     day_tables=day_tables,
-    delete_day="""
-delete from order_status_log where order_id >= %(lo)s and order_id < %(hi)s;
-delete from sales_order_line where order_id >= %(lo)s and order_id < %(hi)s;
-delete from sales_order where order_id >= %(lo)s and order_id < %(hi)s;
-""",
+    partitions={"sales_order": DayBlock(), "sales_order_line": DayBlock(per_order=16),
+                "order_status_log": DayBlock()},
 )

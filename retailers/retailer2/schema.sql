@@ -2,6 +2,9 @@
 -- in integer cents, timestamptz, purchases with items and a status history. Safe to run twice.
 -- Purchase items have no unique key on (purchase_id, line): a retried write can store an
 -- item twice (the "duplicate lines" fault).
+-- Purchase ids are handed out in daily blocks ("ORD-" + day number x 1,000,000 + n, item ids
+-- 16 per purchase) and the purchase tables are partitioned by those blocks, one partition
+-- per day (`purchase_20240115`, ...), created by the seeder.
 
 create table if not exists channel (
     code            text primary key,
@@ -44,26 +47,28 @@ create table if not exists shopper_profile (
 create index if not exists shopper_profile_day_ix on shopper_profile (((valid_from at time zone 'UTC')::date), shopper_id);
 
 create table if not exists purchase (
-    id              text primary key,
+    id              text not null,
     shopper_id      text not null,
     channel_code    text not null,
     placed_at       timestamptz not null,
-    total_cents     bigint not null
-);
+    total_cents     bigint not null,
+    constraint purchase_pk primary key (id)
+) partition by range (id);
 -- The API's days are UTC days; these make "placed on D, after cursor X" an index range.
 create index if not exists purchase_day_ix on purchase (((placed_at at time zone 'UTC')::date), id);
 create index if not exists purchase_day_shopper_ix on purchase (((placed_at at time zone 'UTC')::date), shopper_id);
 
 create table if not exists purchase_item (
-    item_id         bigint primary key,
+    item_id         bigint not null,
     purchase_id     text not null,
     line            smallint not null,
     product_code    text not null,
     quantity        integer not null,
     unit_price_cents integer not null,
     discount_cents  integer not null,
-    total_cents     integer not null
-);
+    total_cents     integer not null,
+    constraint purchase_item_pk primary key (item_id)
+) partition by range (item_id);
 create index if not exists purchase_item_purchase_ix on purchase_item (purchase_id, line, item_id);
 
 -- Status changes; `recorded_day` is the UTC day the platform learned of them.
@@ -74,5 +79,5 @@ create table if not exists purchase_status (
     changed_at      timestamptz not null,
     recorded_day    date not null,
     constraint purchase_status_pk primary key (purchase_id, status)
-);
+) partition by range (purchase_id);
 create index if not exists purchase_status_day_ix on purchase_status (recorded_day, purchase_id);

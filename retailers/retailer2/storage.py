@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from retailers.core.pgcopy import CopyTable
-from retailers.core.spec import Storage
+from retailers.core.spec import DayBlock, Storage
 from retailers.generator.columns import micros, padded_codes, words
 from retailers.generator.frames import DayData
 
@@ -38,10 +38,6 @@ select {_sql(SHOPPER_ID, "customer_no")}, valid_from, email,
 from stg_customer_version;
 """
 
-# The first and past-the-last purchase id of a date.
-LO, HI = _sql(ORDER_ID, "%(lo)s"), _sql(ORDER_ID, "%(hi)s")
-
-
 def day_tables(data: DayData, seed: int) -> list[CopyTable]:
     o, ln, e = data.orders, data.lines, data.events
     return [
@@ -68,9 +64,7 @@ def day_tables(data: DayData, seed: int) -> list[CopyTable]:
 STORAGE = Storage(
     master=MASTER,
     day_tables=day_tables,
-    delete_day=f"""
-delete from purchase_status where purchase_id >= {LO} and purchase_id < {HI};
-delete from purchase_item where purchase_id >= {LO} and purchase_id < {HI};
-delete from purchase where id >= {LO} and id < {HI};
-""",
+    partitions={"purchase": DayBlock(prefix=ORDER_ID[0], digits=ORDER_ID[1]),
+                "purchase_item": DayBlock(per_order=16),
+                "purchase_status": DayBlock(prefix=ORDER_ID[0], digits=ORDER_ID[1])},
 )

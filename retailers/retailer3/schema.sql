@@ -3,6 +3,10 @@
 -- for headers, items and lifecycle events. Safe to run twice.
 -- Items have no unique key on (header_id, position): the "duplicate lines" fault stores one
 -- twice.
+-- Internal keys are handed out in daily blocks (headers: day number x 1,000,000 + n; items
+-- 16 and events 8 per header) and the sales tables are partitioned by those blocks, one
+-- partition per day (`sales_header_20240115`, ...), created by the seeder. Public UUIDs are
+-- random and unique by construction; they are not indexed (nothing looks orders up by them).
 
 create table if not exists outlet (
     outlet_ref      text primary key,
@@ -46,37 +50,40 @@ create table if not exists client_version (
 create index if not exists client_version_changed_ix on client_version (changed_at, client_id);
 
 create table if not exists sales_header (
-    id              bigint primary key,
-    order_number    uuid not null constraint sales_header_order_number_uq unique,
+    id              bigint not null,
+    order_number    uuid not null,
     client_id       bigint not null,
     outlet_ref      text not null,
     created_at      timestamptz not null,
     currency        char(3) not null default 'EUR',
-    grand_total     numeric(12, 2) not null
-);
+    grand_total     numeric(12, 2) not null,
+    constraint sales_header_pk primary key (id)
+) partition by range (id);
 create index if not exists sales_header_created_ix on sales_header (created_at) include (id, client_id);
 
 create table if not exists sales_item (
-    id              bigint primary key,
+    id              bigint not null,
     header_id       bigint not null,
     position        integer not null,
     article_number  text not null,
     quantity        integer not null,
     unit_price      numeric(12, 2) not null,
     discount        numeric(12, 2) not null,
-    line_total      numeric(12, 2) not null
-);
+    line_total      numeric(12, 2) not null,
+    constraint sales_item_pk primary key (id)
+) partition by range (id);
 create index if not exists sales_item_header_ix on sales_item (header_id, position, id);
 
 -- Lifecycle events; `reported_on` is the UTC day the event reached the order service.
 create table if not exists sales_event (
-    id              bigint primary key,
-    event_id        uuid not null constraint sales_event_event_id_uq unique,
+    id              bigint not null,
+    event_id        uuid not null,
     header_id       bigint not null,
     event_type      text not null constraint sales_event_type_check
                         check (event_type in ('PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED', 'REFUNDED')),
     occurred_at     timestamptz not null,
-    reported_on     date not null
-);
+    reported_on     date not null,
+    constraint sales_event_pk primary key (id)
+) partition by range (id);
 create index if not exists sales_event_reported_ix on sales_event (reported_on, id);
 create index if not exists sales_event_header_ix on sales_event (header_id);

@@ -8,7 +8,7 @@ order numbers and event ids.
 from __future__ import annotations
 
 from retailers.core.pgcopy import CopyTable, Numeric
-from retailers.core.spec import Storage
+from retailers.core.spec import DayBlock, Storage
 from retailers.generator.calendar import day_index
 from retailers.generator.columns import (
     constant,
@@ -75,9 +75,6 @@ def day_tables(data: DayData, seed: int) -> list[CopyTable]:
 STORAGE = Storage(
     master=MASTER,
     day_tables=day_tables,
-    delete_day="""
-delete from sales_event where header_id >= %(lo)s and header_id < %(hi)s;
-delete from sales_item where header_id >= %(lo)s and header_id < %(hi)s;
-delete from sales_header where id >= %(lo)s and id < %(hi)s;
-""",
+    partitions={"sales_header": DayBlock(), "sales_item": DayBlock(per_order=16),
+                "sales_event": DayBlock(per_order=8)},
 )
