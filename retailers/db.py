@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import psycopg2
@@ -9,7 +10,14 @@ import psycopg2
 from retailers.registry import get_spec
 from suite.dbinit import apply_sql, create_database
 
+log = logging.getLogger(__name__)
+
 CONTROL_SQL = Path(__file__).resolve().parent / "core" / "control.sql"
+# Bump when a retailer's schema.sql changes in a way `create ... if not exists` cannot apply
+# to an existing database (2: order tables partitioned per day).
+SCHEMA_VERSION = 2
+# The lock suite.dbinit.apply_sql takes around each file: the rebuild waits for it too.
+INIT_LOCK = 424242
 
 
 def database_url(retailer_id: str, settings=None) -> str:
@@ -37,7 +45,36 @@ def init_db(retailer_id: str, url: str | None = None, drop: bool = False) -> lis
     spec = get_spec(retailer_id)
     url = url or database_url(retailer_id)
     create_database(url, drop=drop)
-    return apply_sql(url, [CONTROL_SQL, spec.schema_sql])
+    applied = apply_sql(url, [CONTROL_SQL])
+    _rebuild_if_outdated(url, retailer_id)
+    return applied + apply_sql(url, [spec.schema_sql])
+
+
+def _rebuild_if_outdated(url: str, retailer_id: str) -> None:
+    """Empty a database whose retailer tables were built with another SCHEMA_VERSION, so
+    its schema.sql builds the current layout; record the version. Everything in it is
+    generated data, so `retailers seed` restores it."""
+    conn = psycopg2.connect(url, application_name="retailers-init-db")
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select pg_advisory_xact_lock(%s)", (INIT_LOCK,))
+            cur.execute("select schema_version from sim.generator where id = 1")
+            stored = cur.fetchone()[0]
+            cur.execute("select count(*) from pg_tables where schemaname = 'public'")
+            has_tables = cur.fetchone()[0] > 0
+            if stored == SCHEMA_VERSION:
+                return
+            if has_tables:
+                log.warning("%s: tables of schema version %s; rebuilding as version %s "
+                            "(re-seed the dates you need)", retailer_id, stored,
+                            SCHEMA_VERSION)
+                cur.execute("drop schema public cascade; create schema public; "
+                            "truncate sim.seeded_day; "
+                            "update sim.generator set fingerprint = null where id = 1")
+            cur.execute("update sim.generator set schema_version = %s where id = 1",
+                        (SCHEMA_VERSION,))
+    finally:
+        conn.close()
 
 
 def connect(url: str, application_name: str, timezone: str = "UTC"):

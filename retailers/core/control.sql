@@ -28,6 +28,9 @@ create table if not exists sim.generator (
     master_loaded_at    timestamptz
 );
 insert into sim.generator (id) values (1) on conflict do nothing;
+-- The layout version of the retailer's own schema (retailers.db.SCHEMA_VERSION): a database
+-- built with another one is rebuilt by init_db (its data is regenerable from the seed).
+alter table sim.generator add column if not exists schema_version integer;
 
 -- One row per seeded date: what the generator wrote for orders created that day.
 create table if not exists sim.seeded_day (

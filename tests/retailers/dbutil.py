@@ -11,7 +11,7 @@ def query(url: str, sql: str, params: dict | tuple | None = None) -> list[tuple]
     try:
         with conn, conn.cursor() as cur:
             cur.execute(sql, params)
-            return cur.fetchall()
+            return cur.fetchall() if cur.description else []
     finally:
         conn.close()
 

@@ -9,7 +9,6 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from retailers.db import init_db
 from retailers.generator.day import WEEKDAY_FACTOR, generate_day, mean_basket
 from retailers.generator.master import Volumes, build_master
 from retailers.registry import get_spec
@@ -120,13 +119,6 @@ def test_line_prices_are_the_catalog_price_at_order_time(retailer_apps, retailer
              "retailer3": "article_price where valid_from"}[retailer_id]
     assert query(url, f"select count(*) from {table} between '2024-01-15' and '2024-01-18'"
                  )[0][0] > 0
-
-
-def test_init_db_is_safe_to_run_twice(retailer_apps):
-    url = retailer_apps.database_urls["retailer2"]
-    before = query(url, "select count(*) from purchase")[0][0]
-    assert init_db("retailer2", url) == ["control.sql", "schema.sql"]
-    assert query(url, "select count(*) from purchase")[0][0] == before > 0
 
 
 @pytest.fixture(scope="module")
