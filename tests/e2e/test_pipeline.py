@@ -22,7 +22,7 @@ from sqlalchemy import text
 from shared import ops
 from suite.processes import ManagedProcess, free_port
 from tests.e2e.truth import actual_marts, expected_marts
-from tests.fixtures.core import LOG_DIR, celery_worker, truncate_pipeline_tables
+from tests.fixtures.core import LOG_DIR, celery_worker, purge_queues, truncate_pipeline_tables
 
 DAY1, DAY2, DAY3 = dt.date(2024, 1, 15), dt.date(2024, 1, 16), dt.date(2024, 1, 17)
 SUCCESS = ("succeeded", "succeeded_with_warnings")
@@ -77,18 +77,10 @@ def sweep(stale_seconds: int) -> list[ops.StepRef]:
     return refs
 
 
-def _purge_queues() -> None:
-    from shared.celery_app import QUEUES, celery_app
-
-    with celery_app.connection_for_write() as conn:
-        for queue in QUEUES:
-            conn.default_channel.queue_purge(queue)
-
-
 @pytest.fixture(scope="module")
 def suite(retailer_apps, engine, s3, redis_db, settings) -> Iterator[Suite]:
     truncate_pipeline_tables(engine)
-    _purge_queues()
+    purge_queues()
     port = free_port()
     api = ManagedProcess(
         "e2e-ingestion-api",
@@ -111,7 +103,7 @@ def suite(retailer_apps, engine, s3, redis_db, settings) -> Iterator[Suite]:
     finally:
         for proc in [api, *workers.values()]:
             proc.stop()
-        _purge_queues()
+        purge_queues()
 
 
 @pytest.fixture
