@@ -53,8 +53,9 @@ def bench_environment(s3_port: int, retailer_ports: dict[str, int]) -> dict[str,
 
 
 @contextmanager
-def bench_stack(retailers: list[str]):
-    """S3 and the retailer servers, started here and stopped on exit."""
+def bench_stack(retailers: list[str], fresh: bool = True):
+    """S3 and the retailer servers, started here and stopped on exit; `fresh` recreates
+    the retailers' benchmark databases first (their schema follows the code)."""
     from suite.processes import ManagedProcess, free_port
 
     s3_port = free_port()
@@ -72,7 +73,7 @@ def bench_stack(retailers: list[str]):
     from retailers.db import init_db
 
     for rid in retailers:
-        init_db(rid)
+        init_db(rid, drop=fresh)
     try:
         for proc in procs:
             proc.start()

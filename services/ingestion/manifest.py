@@ -61,7 +61,8 @@ def build_manifest(*, run_id: str, retailer_id: str, day: dt.date,
         },
         "rejected_reasons": dict(sorted(normalizer.reasons.items())),
         "http": {"requests": client.requests, "retries": client.retries,
-                 "retry_seconds": round(client.retry_seconds, 3)},
+                 "retry_seconds": round(client.retry_seconds, 3),
+                 "reauthentications": client.reauthentications},
     }
 
 

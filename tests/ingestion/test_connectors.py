@@ -153,7 +153,7 @@ def test_token_expiring_mid_run_is_renewed_once_and_the_run_goes_on(settings):
     client, sleeps = _client("retailer3", fake.handler, settings)
     records = [r for p in client.iter_pages("products", DAY) for r in p.records]
     assert [r["articleNumber"] for r in records] == ["1", "2", "3", "4"]
-    assert fake.issued == ["token-1", "token-2"]
+    assert fake.issued == ["token-1", "token-2"] and client.reauthentications == 1
     assert not sleeps  # an expired token is not a failure to back off from
 
 

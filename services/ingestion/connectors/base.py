@@ -173,6 +173,7 @@ class RetailerClient(ABC):
         self.retry_seconds = 0.0  # spent waiting on failed calls, against the budget
         self.retries = 0
         self.requests = 0
+        self.reauthentications = 0  # 401s answered by authenticating again
 
     # -- what an adapter provides -----------------------------------------------------------
 
@@ -260,6 +261,7 @@ class RetailerClient(ABC):
                     log.info("retailer answered 401; re-authenticating once",
                              extra={"resource": resource, "page": page})
                     reauthenticated = True
+                    self.reauthentications += 1
                     self.authenticate(force=True)
                     attempt -= 1  # an expired token is not the retailer failing
                     continue
