@@ -54,9 +54,10 @@ class ControlTally:
     line_count: int = 0
     cents: int = 0
     duplicate_lines: int = 0
-    # Lines served twice come right after each other in the retailers' stable order (same
-    # order, same line), so remembering the current order's lines is enough: the memory
-    # stays constant however large the day is.
+    # A line served twice is served within its order, and the retailers serve an order's
+    # lines together (retailer1 and retailer3 sort by order and line, retailer2 nests
+    # them), so remembering the current order's lines is enough: memory stays constant
+    # however large the day is.
     _order_id: str | None = None
     _seen: set[Any] = field(default_factory=set)
 

@@ -1,11 +1,10 @@
-"""Landing real retailers' days (partition.py, step.py, tasks.py): against the three
-retailer servers (`retailer_apps`), the S3-compatible server, PostgreSQL and, where the test
-is about the task, a real Celery worker."""
+"""Landing real retailers' days (partition.py, step.py) against the three retailer servers
+(`retailer_apps`), the S3-compatible server and PostgreSQL. Through a Celery worker:
+test_tasks.py."""
 
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import uuid
 from collections import Counter
@@ -20,42 +19,15 @@ from services.ingestion.partition import land_partition
 from services.ingestion.step import Outcome, ingest_step
 from shared import ops
 from shared.canonical import ENTITIES
-from tests.fixtures.core import wait_for
-from tests.fixtures.ingestion import make_run
+from tests.fixtures.ingestion import (
+    control_lines_in_objects,
+    make_run,
+    manifest_records,
+    read_lines,
+)
 
 RETAILERS = ("retailer1", "retailer2", "retailer3")
 DAY = dt.date(2024, 1, 15)
-
-
-def _read(s3, bucket: str, key: str) -> tuple[list[dict], bytes]:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return [orjson.loads(line) for line in gzip.decompress(body).splitlines()], body
-
-
-def _objects(s3, bucket: str, manifest: dict, kind: str, entity: str | None = None) -> list:
-    return [r for o in manifest["objects"]
-            if o["kind"] == kind and (entity is None or o["entity"] == entity)
-            for r in _read(s3, bucket, o["key"])[0]]
-
-
-def _control_lines_from_objects(s3, bucket: str, manifest: dict) -> tuple[int, Decimal]:
-    """What the stored objects say about the lines of orders created on the day: each line
-    once (silver or rejected), and their totals. Computed from S3, not from the manifest."""
-    day = manifest["run_date"]
-    seen: dict[str, Decimal] = {}
-    for line in _objects(s3, bucket, manifest, "silver", "order_lines"):
-        if line["created_at"][:10] == day:
-            seen.setdefault(f"{line['order_id']}:{line['line_number']}",
-                            Decimal(line["line_total"]))
-    rejected_lines = [r for r in _objects(s3, bucket, manifest, "rejected")
-                      if r["entity"] == "order_lines"]
-    created = {o["order_id"]: o["created_at"][:10]
-               for o in _objects(s3, bucket, manifest, "silver", "orders")}
-    for r in rejected_lines:
-        order_id = r["record_key"].split(":")[0]
-        if created.get(order_id, day) == day:
-            seen.setdefault(r["record_key"], Decimal(r["amount"]))
-    return len(seen), sum(seen.values(), Decimal("0"))
 
 
 def _land(retailer_id: str, s3, settings, day: dt.date = DAY, run_id: str | None = None,
@@ -80,28 +52,28 @@ def test_a_landed_day_reconciles_with_the_retailers_control_totals(
                         .read()) == m
     control = m["control_totals"]
     # the stored objects, read back, hold exactly the retailer's lines of the day
-    line_count, amount = _control_lines_from_objects(s3, bucket, m)
+    line_count, amount = control_lines_in_objects(s3, bucket, m)
     assert line_count == control["line_count"] > 0
     assert amount == Decimal(control["amount"])
     assert m["reconciliation"]["line_count_matches"] and m["reconciliation"]["amount_matches"]
     # every record received is normalized or rejected, and the objects hold them all
-    rejected = Counter(r["entity"] for r in _objects(s3, bucket, m, "rejected"))
+    rejected = Counter(r["entity"] for r in manifest_records(s3, bucket, m, "rejected"))
     for entity, c in m["counts"].items():
         assert c["received"] == c["normalized"] + c["rejected"], entity
-        assert len(_objects(s3, bucket, m, "silver", entity)) == c["normalized"], entity
+        assert len(manifest_records(s3, bucket, m, "silver", entity)) == c["normalized"], entity
         assert rejected.get(entity, 0) == c["rejected"], entity
     assert m["counts"]["order_lines"]["normalized"] > 0
     bronze = sum(o["records"] for o in m["objects"] if o["kind"] == "bronze")
-    assert bronze == sum(len(_objects(s3, bucket, m, "bronze", r)) for r in m["pages"])
+    assert bronze == sum(len(manifest_records(s3, bucket, m, "bronze", r)) for r in m["pages"])
     assert sum(m["pages"].values()) > len(m["pages"])  # several pages per resource
     # sizes and checksums are of the stored bytes
     for o in m["objects"]:
-        records, body = _read(s3, bucket, o["key"])
+        records, body = read_lines(s3, bucket, o["key"])
         assert (o["bytes"], o["sha256"], o["records"]) == \
             (len(body), hashlib.sha256(body).hexdigest(), len(records))
     # canonical records have exactly the canonical fields
     for entity in ENTITIES:
-        for record in _objects(s3, bucket, m, "silver", entity)[:50]:
+        for record in manifest_records(s3, bucket, m, "silver", entity)[:50]:
             assert tuple(record) == ENTITIES[entity]
 
 
@@ -110,7 +82,7 @@ def test_a_negative_quantity_lands_in_the_rejected_objects_with_its_reason(
         retailer_id, retailer_apps, clean_bucket, settings):
     s3, bucket = clean_bucket, settings.s3_bucket
     landed, _ = _land(retailer_id, s3, settings)
-    rejected = _objects(s3, bucket, landed.manifest, "rejected")
+    rejected = manifest_records(s3, bucket, landed.manifest, "rejected")
     negative = [r for r in rejected if r["reason"] == "negative_quantity"]
     assert negative, "the seeded day has negative quantities at every retailer"
     r = negative[0]
@@ -119,7 +91,7 @@ def test_a_negative_quantity_lands_in_the_rejected_objects_with_its_reason(
     assert r["amount"] is not None and r["currency"] in ("USD", "EUR")
     assert landed.manifest["rejected_reasons"]["negative_quantity"] == len(negative)
     silver_keys = {f"{x['order_id']}:{x['line_number']}"
-                   for x in _objects(s3, bucket, landed.manifest, "silver", "order_lines")}
+                   for x in manifest_records(s3, bucket, landed.manifest, "silver", "order_lines")}
     assert r["record_key"] not in silver_keys
 
 
@@ -145,7 +117,8 @@ def test_a_token_expiring_mid_run_is_survived(retailer_chaos, clean_bucket, sett
     assert m["http"]["reauthentications"] == client.reauthentications >= 1
     assert client.token_requests >= 2
     assert m["reconciliation"]["line_count_matches"] and m["reconciliation"]["amount_matches"]
-    assert _control_lines_from_objects(s3, bucket, m)[0] == m["control_totals"]["line_count"]
+    line_count, _ = control_lines_in_objects(s3, bucket, m)
+    assert line_count == m["control_totals"]["line_count"]
 
 
 def test_rerunning_a_date_writes_a_new_prefix_and_never_rewrites_earlier_bronze(
@@ -178,54 +151,3 @@ def test_rerunning_a_date_writes_a_new_prefix_and_never_rewrites_earlier_bronze(
             "from ops.manifest order by created_at")).all()
     assert [m[0] for m in manifests] == [first, second]
     assert manifests[0][2] == manifests[1][2]  # the same day, the same answer
-
-
-@pytest.fixture
-def transformation_queue(redis_db):
-    redis_db.delete("transformation")
-    yield lambda: redis_db.llen("transformation")
-    redis_db.delete("transformation")
-
-
-def test_the_task_lands_every_retailer_under_chaos_and_hands_over(
-        retailer_chaos, clean_bucket, ingestion_api, auth_headers, start_worker,
-        transformation_queue, settings):
-    s3, bucket = clean_bucket, settings.s3_bucket
-    for rid in RETAILERS:  # 20% of data requests fail: 10% 500s, 10% 429s
-        retailer_chaos.set_chaos(rid, wait=rid == RETAILERS[-1], error_rate=0.1,
-                                 throttle_rate=0.1, retry_after=1)
-    start_worker("services.ingestion.tasks", ["ingestion"], concurrency=3,
-                 env={"INGESTION_PAGE_SIZE": "25", "INGESTION_HEARTBEAT_SECONDS": "0.2",
-                      "INGESTION_RETRY_BASE_DELAY_SECONDS": "0.05"})
-    resp = ingestion_api.post("/runs", json={"date": "2024-01-16"}, headers=auth_headers)
-    assert resp.status_code == 202
-    status_url = resp.json()["status_url"]
-
-    def ingested():
-        run = ingestion_api.get(status_url).json()
-        steps = [run["retailers"][r]["ingest"] for r in RETAILERS]
-        assert not [s for s in steps if s["status"] in ("failed", "dead")], steps
-        return run if all(s["status"] == "succeeded" for s in steps) else None
-
-    run = wait_for(ingested, timeout=120, message="three ingest steps to succeed")
-    retries = 0
-    for rid in RETAILERS:
-        step = run["retailers"][rid]["ingest"]
-        assert run["retailers"][rid]["transform"]["status"] == "queued"
-        assert step["counts"]["pages"] > 3 and step["counts"]["bytes"] > 0
-        [m] = [o for o in _manifests(s3, bucket, run["run_id"]) if o["retailer_id"] == rid]
-        retries += m["http"]["retries"]
-        # the silver objects hold every line the retailer counts, chaos or not
-        line_count, amount = _control_lines_from_objects(s3, bucket, m)
-        assert line_count == m["control_totals"]["line_count"]
-        assert amount == Decimal(m["control_totals"]["amount"])
-        assert step["counts"]["order_lines"] == m["counts"]["order_lines"]
-    assert retries > 0  # the chaos was real
-    assert run["counts"]["order_lines"]["received"] > 0
-    assert transformation_queue() == 3
-
-
-def _manifests(s3, bucket: str, run_id: str) -> list[dict]:
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix="manifests/")
-    return [orjson.loads(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
-            for o in listed.get("Contents", []) if o["Key"].endswith(f"run={run_id}.json")]

@@ -176,22 +176,22 @@ class Retailer1Normalizer(Normalizer):
         line_no = line.get("line_no")
         amount = readable_money(line.get("line_total"))
         cents = c.money_to_cents(amount) if amount is not None else None
-        created_at = order.fields["created_at"] if order.fields is not None else None
-        first_time = self.control.add(order.order_id, line_no, cents,
-                                      created_at is not None and created_at[:10] == self.day_text)
+        fields = order.fields
+        on_day = fields is not None and fields["created_at"][:10] == self.day_text
+        first_time = self.control.add(order.order_id, line_no, cents, on_day)
         if cents is None:
             order.total_known = False
         elif first_time:  # a line served twice is one line of the order
             order.total_cents += cents
-        if created_at is None:
+        if fields is None:
             self.reject("order_lines", order.error or ValueError("order unreadable"), line,
                         f"{order.order_id}:{line_no}", amount=amount)
             return
         try:
             record = {
-                "retailer_id": RETAILER_ID, "order_id": order.order_id,
+                "retailer_id": RETAILER_ID, "order_id": fields["order_id"],
                 "line_number": c.integer(line_no, "line_no"),
-                "product_id": c.key(line.get("sku"), "sku"), "created_at": created_at,
+                "product_id": c.key(line.get("sku"), "sku"), "created_at": fields["created_at"],
                 "quantity": c.quantity(line.get("qty"), "qty"),
                 "unit_price": c.money(line.get("unit_price"), "unit_price"),
                 "discount": c.money(line.get("discount") or 0, "discount"),
