@@ -1,5 +1,8 @@
 """Run and step state in the `ops` schema, shared by every service.
 
+Step times use clock_timestamp(), not now(): a task may claim and complete its step in
+one transaction, and now() would give both the transaction's start.
+
 A run covers one date. It has one `ingest` and one `transform` step per retailer and one
 run-wide `quality` step (retailer_id '*'). Steps move pending -> queued -> running ->
 succeeded | failed | dead. Hand-overs happen under a row lock on the run, so the next stage
@@ -129,7 +132,7 @@ def claim_step(conn: Connection, ref: StepRef, *, lease_seconds: int,
     row = conn.execute(
         text("update ops.run_step set status = 'running', attempts = attempts + 1, "
              "lease_expires_at = now() + make_interval(secs => :lease), task_id = :t, "
-             "started_at = now(), finished_at = null, updated_at = now() "
+             "started_at = clock_timestamp(), finished_at = null, updated_at = now() "
              "where run_id = :r and step = :s and retailer_id = :ret "
              "and (status in ('pending', 'queued') "
              # A running step is taken over only by a redelivery of the same message
@@ -164,7 +167,7 @@ def complete_step(conn: Connection, ref: StepRef, counts: dict[str, Any]) -> Non
     """Mark a step succeeded with its counts (call inside the transaction that did the work)."""
     conn.execute(
         text("update ops.run_step set status = 'succeeded', counts = cast(:c as jsonb), "
-             "finished_at = now(), lease_expires_at = null, error = null, error_detail = null, "
+             "finished_at = clock_timestamp(), lease_expires_at = null, error = null, error_detail = null, "
              "updated_at = now() where run_id = :r and step = :s and retailer_id = :ret"),
         {"c": _json(counts), "r": ref.run_id, "s": ref.step, "ret": ref.retailer_id},
     )
@@ -179,7 +182,7 @@ def fail_step(conn: Connection, ref: StepRef, error: str, *, detail: dict | None
              "status = case when not :retry then 'failed' "
              "              when attempts >= max_attempts then 'dead' else 'pending' end, "
              "error = :e, error_detail = cast(:d as jsonb), lease_expires_at = null, "
-             "finished_at = case when not :retry or attempts >= max_attempts then now() end, "
+             "finished_at = case when not :retry or attempts >= max_attempts then clock_timestamp() end, "
              "updated_at = now() "
              "where run_id = :r and step = :s and retailer_id = :ret returning status"),
         {"retry": retryable, "e": error[:4000], "d": _json(detail) if detail else None,
@@ -191,7 +194,7 @@ def fail_step(conn: Connection, ref: StepRef, error: str, *, detail: dict | None
 def skip_downstream(conn: Connection, ref: StepRef) -> None:
     """An ingest step that ended without data: its transform step has nothing to do."""
     conn.execute(
-        text("update ops.run_step set status = 'skipped', finished_at = now(), "
+        text("update ops.run_step set status = 'skipped', finished_at = clock_timestamp(), "
              "error = 'ingest did not complete', updated_at = now() "
              "where run_id = :r and step = 'transform' and retailer_id = :ret "
              "and status in ('pending', 'queued')"),
@@ -233,7 +236,7 @@ def finish_run(conn: Connection, run_id: str, status: str, error: str | None = N
     if status not in FINAL_RUN_STATUSES:
         raise ValueError(f"{status!r} is not a final run status")
     conn.execute(
-        text("update ops.run set status = :st, error = :e, finished_at = now(), "
+        text("update ops.run set status = :st, error = :e, finished_at = clock_timestamp(), "
              "updated_at = now() where run_id = :r"),
         {"st": status, "e": error, "r": run_id},
     )
@@ -256,7 +259,7 @@ def sweep(conn: Connection, *, stale_queued_seconds: int) -> list[StepRef]:
     others become dead with their last error. Call `send_steps` after committing.
     """
     dead = conn.execute(
-        text("update ops.run_step set status = 'dead', finished_at = now(), updated_at = now(), "
+        text("update ops.run_step set status = 'dead', finished_at = clock_timestamp(), updated_at = now(), "
              "error = coalesce(error, 'lease expired') || ' (gave up after ' || attempts "
              "|| ' attempts)' "
              "where ((status = 'running' and lease_expires_at < now()) "
@@ -290,7 +293,7 @@ def sweep(conn: Connection, *, stale_queued_seconds: int) -> list[StepRef]:
             refs.append(ref)
     # A run whose verdict step itself is dead can never get a verdict: it has failed.
     conn.execute(
-        text("update ops.run r set status = 'failed', finished_at = now(), updated_at = now(), "
+        text("update ops.run r set status = 'failed', finished_at = clock_timestamp(), updated_at = now(), "
              "error = 'quality step dead: ' || coalesce(s.error, 'no verdict') "
              "from ops.run_step s where s.run_id = r.run_id and s.step = 'quality' "
              "and s.status in ('dead', 'failed') and r.status in ('queued', 'running')"))
