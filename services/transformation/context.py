@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-Query = str | sql.Composable
+Query = str | sql.SQL | sql.Composed
 
 
 @dataclass
@@ -38,6 +38,13 @@ class LoadContext:
 
     def rows(self, query: Query, extra: dict[str, Any] | None = None) -> list[tuple]:
         return self.execute(query, extra).fetchall()
+
+    def one(self, query: Query, extra: dict[str, Any] | None = None) -> tuple:
+        """The single row a statement returns (aggregates, counts)."""
+        row = self.execute(query, extra).fetchone()
+        if row is None:
+            raise LookupError("the statement returned no row")
+        return tuple(row)
 
     def scalar(self, query: Query, extra: dict[str, Any] | None = None) -> Any:
         row = self.execute(query, extra).fetchone()

@@ -52,7 +52,7 @@ select count(*) filter (where inserted), count(*) filter (where not inserted) fr
 
 def load_stores(ctx: LoadContext) -> None:
     """Stores are type 1: a changed store is overwritten in place; inferred ones completed."""
-    inserted, updated = ctx.execute(UPSERT_STORES).fetchone()
+    inserted, updated = ctx.one(UPSERT_STORES)
     staged = ctx.scalar("select count(*) from stg_stores")
     inferred = add_inferred(ctx, "dim_store", "store_id", "stg_orders", "store_id")
     ctx.count("dim_store", inserted + inferred, updated, staged - inserted - updated,

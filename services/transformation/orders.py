@@ -194,12 +194,12 @@ def load_orders(ctx: LoadContext, staged_orders: int) -> None:
     ctx.touch(day for _, day, _ in rows)
     inserted = sum(n for kind, _, n in rows if kind == "inserted")
     updated = sum(n for kind, _, n in rows if kind == "updated")
-    events_applied, lines_applied = ctx.execute(DELETE_APPLIED).fetchone()
+    events_applied, lines_applied = ctx.one(DELETE_APPLIED)
     earlier = ctx.rows(UPDATE_EARLIER_ORDERS)
     ctx.touch(day for day, _ in earlier)
     ctx.count("fact_orders", inserted, updated + sum(n for _, n in earlier),
               staged_orders - inserted - updated)
-    new_events, earlier_events = ctx.execute(KEEP_PENDING_EVENTS).fetchone()
+    new_events, earlier_events = ctx.one(KEEP_PENDING_EVENTS)
     ctx.count("pending_order_event", new_events, earlier_events, 0, applied=events_applied)
     waiting_lines = ctx.execute(KEEP_PENDING_LINES).rowcount
     ctx.count("pending_order_line", waiting_lines, 0, 0, applied=lines_applied)
