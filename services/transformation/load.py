@@ -31,6 +31,7 @@ from services.transformation.rejected import load_rejected
 from services.transformation.sales import load_sales
 from services.transformation.scd2 import load_customers, load_products
 from services.transformation.staging import PartitionCorrupt, stage_partition
+from services.transformation.statistics import refresh_statistics
 from shared import ops
 from shared.logging import bind
 from shared.s3 import get_s3
@@ -101,6 +102,7 @@ def load_partition(run_id: str, retailer_id: str, run_date: dt.date | str, *,
         except Exception as exc:
             raise _record_failure(engine, ref, exc, send=send) from exc
         result = LoadResult(run_id, retailer_id, day, counts)
+        refresh_statistics(engine, counts)  # before the checks that query what it loaded
         result.quality_step = hand_over(engine, run_id, send=send)
         log.info("partition loaded in %.1fs (+%.1fs marts)", counts["seconds"],
                  counts["marts_seconds"])
