@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import Celery
 from celery.signals import setup_logging, task_prerun
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from shared.settings import load_settings_or_exit
 
@@ -21,8 +21,13 @@ def make_celery() -> Celery:
     app = Celery("retail", broker=s.redis_url, backend=s.redis_url)
     transport = {"visibility_timeout": s.task_visibility_timeout_seconds}
     app.conf.update(
-        task_queues=[Queue(q) for q in QUEUES],
+        # Each queue its own direct exchange and routing key: with shared defaults every
+        # queue would be bound under one key, and Redis would copy a message into every
+        # bound queue (or drop it where none is bound yet).
+        task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
         task_default_queue="ingestion",
+        task_default_exchange="ingestion",
+        task_default_routing_key="ingestion",
         # Route by the task name's prefix: "ingestion.x" runs on queue "ingestion".
         task_routes=[lambda name, *a, **k: {"queue": name.split(".", 1)[0]}
                      if name.split(".", 1)[0] in QUEUES else None],

@@ -167,7 +167,8 @@ def complete_step(conn: Connection, ref: StepRef, counts: dict[str, Any]) -> Non
     """Mark a step succeeded with its counts (call inside the transaction that did the work)."""
     conn.execute(
         text("update ops.run_step set status = 'succeeded', counts = cast(:c as jsonb), "
-             "finished_at = clock_timestamp(), lease_expires_at = null, error = null, error_detail = null, "
+             "finished_at = clock_timestamp(), lease_expires_at = null, error = null, "
+             "error_detail = null, "
              "updated_at = now() where run_id = :r and step = :s and retailer_id = :ret"),
         {"c": _json(counts), "r": ref.run_id, "s": ref.step, "ret": ref.retailer_id},
     )
@@ -182,7 +183,8 @@ def fail_step(conn: Connection, ref: StepRef, error: str, *, detail: dict | None
              "status = case when not :retry then 'failed' "
              "              when attempts >= max_attempts then 'dead' else 'pending' end, "
              "error = :e, error_detail = cast(:d as jsonb), lease_expires_at = null, "
-             "finished_at = case when not :retry or attempts >= max_attempts then clock_timestamp() end, "
+             "finished_at = case when not :retry or attempts >= max_attempts "
+             "                   then clock_timestamp() end, "
              "updated_at = now() "
              "where run_id = :r and step = :s and retailer_id = :ret returning status"),
         {"retry": retryable, "e": error[:4000], "d": _json(detail) if detail else None,
@@ -259,7 +261,8 @@ def sweep(conn: Connection, *, stale_queued_seconds: int) -> list[StepRef]:
     others become dead with their last error. Call `send_steps` after committing.
     """
     dead = conn.execute(
-        text("update ops.run_step set status = 'dead', finished_at = clock_timestamp(), updated_at = now(), "
+        text("update ops.run_step set status = 'dead', finished_at = clock_timestamp(), "
+             "updated_at = now(), "
              "error = coalesce(error, 'lease expired') || ' (gave up after ' || attempts "
              "|| ' attempts)' "
              "where ((status = 'running' and lease_expires_at < now()) "
@@ -293,7 +296,8 @@ def sweep(conn: Connection, *, stale_queued_seconds: int) -> list[StepRef]:
             refs.append(ref)
     # A run whose verdict step itself is dead can never get a verdict: it has failed.
     conn.execute(
-        text("update ops.run r set status = 'failed', finished_at = clock_timestamp(), updated_at = now(), "
+        text("update ops.run r set status = 'failed', finished_at = clock_timestamp(), "
+             "updated_at = now(), "
              "error = 'quality step dead: ' || coalesce(s.error, 'no verdict') "
              "from ops.run_step s where s.run_id = r.run_id and s.step = 'quality' "
              "and s.status in ('dead', 'failed') and r.status in ('queued', 'running')"))

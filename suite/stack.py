@@ -133,6 +133,16 @@ def prepare_retailer_databases(s: Settings) -> None:
             init_db(rid, getattr(s, rid).database_url)
 
 
+def clear_queue_bindings(redis_url: str) -> None:
+    """Forget the queue bindings recorded in Redis. Workers declare theirs again when they
+    start; bindings of an older queue layout would otherwise keep routing messages."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter("_kombu.binding*"):
+        client.delete(key)
+
+
 def up(s: Settings, *, echo=print) -> list[tuple[Service, str]]:
     """Start what is not running; returns each service with 'started' or 'running'."""
     RUN_DIR.mkdir(parents=True, exist_ok=True)
@@ -142,6 +152,8 @@ def up(s: Settings, *, echo=print) -> list[tuple[Service, str]]:
         _pidfile("redis").write_text(str(redis.proc.pid))
     echo(f"redis     {how} on 127.0.0.1:6379")
     prepare_databases(s)
+    if not any(running_pid(svc.name) for svc in services(s) if "worker" in svc.name):
+        clear_queue_bindings(s.redis_url)
     results: list[tuple[Service, str]] = []
     pending: list[tuple[Service, ManagedProcess]] = []
     for svc in services(s):

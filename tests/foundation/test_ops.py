@@ -131,3 +131,17 @@ def test_a_run_whose_quality_step_is_dead_ends_failed(clean_warehouse):
         status = conn.execute(text("select status from ops.run where run_id = :r"),
                               {"r": run_id}).scalar_one()
     assert status == "failed"
+
+
+def test_each_queue_has_its_own_exchange_and_routing_key():
+    from shared.celery_app import QUEUES, celery_app
+
+    queues = celery_app.amqp.queues
+    assert {(queues[q].exchange.name, queues[q].routing_key) for q in QUEUES} == {
+        (q, q) for q in QUEUES}
+    router = celery_app.amqp.router
+    for task, queue in (("ingestion.ingest_partition", "ingestion"),
+                        ("transformation.load_partition", "transformation"),
+                        ("quality.run_checks", "quality")):
+        route = router.route({}, task)
+        assert route["queue"].name == queue and route["queue"].routing_key == queue
