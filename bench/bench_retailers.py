@@ -301,7 +301,7 @@ def main() -> None:
                   f"{d.generate_seconds:.2f}s, write {d.write_seconds:.2f}s")
         re_s = [r.seconds for r, _, _ in gen["reseeds"]]
         re_cpu = [c for _, c, _ in gen["reseeds"]]
-        print(f"re-seed the date (truncate its partitions + write), median of {len(re_s)}: "
+        print(f"re-seed the date (replace its partitions), median of {len(re_s)}: "
               f"{statistics.median(re_s):.2f}s, PostgreSQL CPU {statistics.median(re_cpu):.2f}s "
               f"(runs: {', '.join(f'{s:.2f}' for s in re_s)}; load average "
               f"{', '.join(load for _, _, load in gen['reseeds'])})")

@@ -185,36 +185,34 @@ def partition_name(table: str, day: dt.date) -> str:
     return f"{table}_{day:%Y%m%d}"
 
 
-def ensure_partitions(conn, spec: RetailerSpec, day: dt.date) -> dict[str, str]:
-    """Create the date's partitions when missing, in a short transaction of their own
-    (creating a partition locks its parent table). Returns table -> partition."""
-    lo = day_index(day) * ORDER_BLOCK
-    names = {table: partition_name(table, day) for table in spec.storage.partitions}
-    with conn, conn.cursor() as cur:
-        for table, block in spec.storage.partitions.items():
-            cur.execute(sql.SQL("create table if not exists {} partition of {} "
-                                "for values from (%s) to (%s)").format(
-                sql.Identifier(names[table]), sql.Identifier(table)),
-                block.bounds(lo, lo + ORDER_BLOCK))
-    return names
-
-
 def write_day(conn, spec: RetailerSpec, master: MasterData, data: DayData) -> set[str]:
-    """Replace one date's orders, lines and events in one transaction: empty the date's
-    partitions and COPY the regenerated rows in, frozen. Returns the partitions written.
+    """Replace one date's orders, lines and events in one transaction. Returns the
+    partitions written.
 
-    Truncating instead of deleting keeps a re-seed as fast as the first seed (no dead rows
-    whose keys every insert would have to check), and FREEZE, allowed right after the
-    truncate, leaves the rows all-visible, so index-only scans need no VACUUM first.
+    Each table's partition for the date is built apart and then attached: drop the old
+    one (a re-seed), create a bare table, COPY the rows in with FREEZE (allowed on a table
+    created in the same transaction: rows land frozen and all-visible, so index-only scans
+    need no VACUUM), then ATTACH it, which builds the parent's indexes by sorting, at a
+    third of the cost of updating them row by row. Dropping instead of deleting keeps a
+    re-seed as fast as a first seed.
     """
-    partitions = ensure_partitions(conn, spec, data.day)
+    lo = day_index(data.day) * ORDER_BLOCK
+    partitions = {table: partition_name(table, data.day) for table in spec.storage.partitions}
     t0 = time.perf_counter()
     with conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(%s)", (SEED_LOCK,))
-        cur.execute(sql.SQL("truncate {}").format(
-            sql.SQL(", ").join(sql.Identifier(p) for p in partitions.values())))
+        for table, part in partitions.items():
+            cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(part)))
+            cur.execute(sql.SQL("create table {} (like {} including defaults including "
+                                "constraints)").format(sql.Identifier(part),
+                                                       sql.Identifier(table)))
         for table in spec.storage.day_tables(data, master.volumes.seed):
             copy_in(cur, table, into=partitions[table.table], freeze=True)
+        for table, block in spec.storage.partitions.items():
+            cur.execute(sql.SQL("alter table {} attach partition {} for values from (%s) "
+                                "to (%s)").format(sql.Identifier(table),
+                                                  sql.Identifier(partitions[table])),
+                        block.bounds(lo, lo + ORDER_BLOCK))
         cur.execute(
             "insert into sim.seeded_day (day, orders, lines, events, faults, seconds) "
             "values (%s, %s, %s, %s, %s, %s) on conflict (day) do update set "
