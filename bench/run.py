@@ -27,10 +27,11 @@ DAY = dt.date(2024, 3, 7)  # a Thursday: weekday factor 1.0
 PORTS = {"RETAILER1_URL": 26001, "RETAILER2_URL": 26002, "RETAILER3_URL": 26003,
          "INGESTION_PORT": 28001, "TRANSFORMATION_PORT": 28002, "QUALITY_PORT": 28003,
          "S3_ENDPOINT_URL": 29000, "FLOWER_PORT": 25555}
+# Redis db 1: tests use 15 down to 15 - TEST_NS, the local stack 0.
 ENV = {
     "RETAIL_ENV_FILE": "", "LOG_LEVEL": "WARNING",
     "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/retail_analytics_bench",
-    "REDIS_URL": "redis://127.0.0.1:6379/12", "S3_BUCKET": "retail-lake-bench",
+    "REDIS_URL": "redis://127.0.0.1:6379/1", "S3_BUCKET": "retail-lake-bench",
     "S3_SECRET_ACCESS_KEY": "bench-s3", "PIPELINE_API_TOKEN": "bench-token",
     "RETAILER_ADMIN_TOKEN": "bench-admin", "RETAILER1_API_KEY": "bench-r1",
     "RETAILER2_PASSWORD": "bench-r2", "RETAILER3_CLIENT_SECRET": "bench-r3",

@@ -127,7 +127,9 @@ def replay(date: str = typer.Option(..., help="the date to re-transform"),
     from services.transformation.cli import replay as replay_date
 
     load_settings_or_exit()
-    replay_date(_date(date), retailers=_retailers(retailers), wait=wait)
+    status = replay_date(_date(date), retailers=_retailers(retailers), wait=wait)
+    if wait and status not in ("succeeded", "succeeded_with_warnings"):
+        raise typer.Exit(1)
 
 
 @app.command()
