@@ -36,6 +36,7 @@ import orjson
 
 RETAILERS = ("retailer1", "retailer2", "retailer3")
 BENCH_DAY = dt.date(2024, 3, 7)  # a Thursday (weekday factor 1.0)
+BENCH_DB_SUFFIX = "_bench_gen"
 
 
 def bench_environment(ports: dict[str, int]) -> dict[str, str]:
@@ -47,7 +48,7 @@ def bench_environment(ports: dict[str, int]) -> dict[str, str]:
     for rid, port in ports.items():
         env[f"{rid.upper()}_URL"] = f"http://127.0.0.1:{port}"
         env[f"{rid.upper()}_DATABASE_URL"] = (
-            f"postgresql://postgres@127.0.0.1:5432/{rid}_bench_gen")
+            f"postgresql://postgres@127.0.0.1:5432/{rid}{BENCH_DB_SUFFIX}")
     return env
 
 
@@ -63,9 +64,9 @@ class BackendCpu:
     """CPU seconds used by the PostgreSQL backends of the seeding connections.
 
     Wall time on a shared machine mostly measures the neighbours; the server CPU a date's
-    COPYs cost does not. Samples `/proc/<pid>/stat` of every backend whose
-    application_name is `retailerN-seed` (so PostgreSQL must run on this host) every 20 ms
-    and keeps the last reading per backend.
+    COPYs cost does not. Samples `/proc/<pid>/stat` of every backend connected to the
+    benchmark's databases as `retailerN-seed` (so PostgreSQL must run on this host) every
+    20 ms and keeps the last reading per backend.
     """
 
     def __init__(self) -> None:
@@ -96,7 +97,8 @@ class BackendCpu:
             with conn.cursor() as cur:
                 while not self._stop.is_set():
                     cur.execute("select pid from pg_stat_activity "
-                                "where application_name like 'retailer_-seed'")
+                                "where application_name like 'retailer_-seed' "
+                                "and datname like %s", (f"%{BENCH_DB_SUFFIX}",))
                     for (pid,) in cur.fetchall():
                         try:
                             with open(f"/proc/{pid}/stat") as f:
