@@ -237,7 +237,8 @@ def settings_errors() -> list[str]:
         f.default_factory  # type: ignore[misc]
         for f in Settings.model_fields.values() if f.default_factory is not None
     ]
-    for cls in [*classes, Settings]:
+    everything: list[type[BaseSettings]] = [*classes, Settings]
+    for cls in everything:
         prefix = cls.model_config.get("env_prefix", "")
         try:
             if cls is Settings:
