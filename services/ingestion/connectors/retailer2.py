@@ -147,11 +147,18 @@ class Retailer2Normalizer(Normalizer):
                                                      "item is not a JSON object"), item,
                         f"{order_id}:?")
             return
-        self.note_fields("orders.items", item, ITEM_FIELDS)
+        if not ITEM_FIELDS.issuperset(item):
+            self.note_fields("orders.items", item, ITEM_FIELDS)
         line = item.get("line")
         total_cents = item.get("total_cents")
-        amount = _cents_or_none(total_cents)
-        self.control.add(order_id, line, c.money_to_cents(amount) if amount else None, on_day)
+        cents: int | None
+        amount: str | None
+        if total_cents.__class__ is int:  # the norm: no parsing back and forth
+            cents, amount = total_cents, c.cents_to_money(total_cents)
+        else:
+            amount = _cents_or_none(total_cents)
+            cents = c.money_to_cents(amount) if amount is not None else None
+        self.control.add(order_id, line, cents, on_day)
         try:
             record = {
                 "retailer_id": RETAILER_ID, "order_id": order_id,
@@ -170,7 +177,7 @@ class Retailer2Normalizer(Normalizer):
         self.emit("order_lines", record)
 
     def _event(self, order_id: str, entry: Any) -> None:
-        if isinstance(entry, dict):
+        if isinstance(entry, dict) and not HISTORY_FIELDS.issuperset(entry):
             self.note_fields("orders.status_history", entry, HISTORY_FIELDS)
         if _is_creation(entry):
             return  # the order's created_at already records it
