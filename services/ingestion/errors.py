@@ -1,101 +1,29 @@
-"""The ingestion service's errors, and the one place their HTTP handlers are registered.
-
-Every error answers `{"error": "<code>", "detail": "<for a person>"}` (plus fields an error
-adds, such as the active run's id on a 409).
-"""
+"""The ingestion service's own errors; their shape and handlers are in shared/api_errors.py."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from shared.api_errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    NotReady,
+    ServiceError,
+    Unauthorized,
+    json_response,
+    register_error_handlers,
+)
 
-import orjson
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+__all__ = ["ActiveRunConflict", "IngestionError", "InvalidRequest", "NotReady", "RunNotFound",
+           "Unauthorized", "json_response", "register_error_handlers"]
 
-log = logging.getLogger(__name__)
-
-
-class IngestionError(Exception):
-    """Base of the errors the service reports to its callers."""
-
-    status_code = 500
-    error = "internal_error"
-
-    def __init__(self, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.extra = extra
-
-    def body(self) -> dict[str, Any]:
-        return {"error": self.error, "detail": self.detail, **self.extra}
+IngestionError = ServiceError
 
 
-class InvalidRequest(IngestionError):
-    status_code = 422
-    error = "invalid_request"
+class RunNotFound(NotFound):
+    """No run has that id."""
 
 
-class Unauthorized(IngestionError):
-    status_code = 401
-    error = "unauthorized"
-
-
-class RunNotFound(IngestionError):
-    status_code = 404
-    error = "not_found"
-
-
-class ActiveRunConflict(IngestionError):
+class ActiveRunConflict(Conflict):
     """The date already has an active run; `run_id` names it."""
 
-    status_code = 409
     error = "active_run_exists"
-
-
-class NotReady(IngestionError):
-    status_code = 503
-    error = "not_ready"
-
-
-def json_response(content: Any, status_code: int = 200,
-                  headers: dict[str, str] | None = None) -> Response:
-    """A JSON response serialized by orjson (datetimes, UUIDs and dates included)."""
-    return Response(orjson.dumps(content), status_code=status_code, headers=headers,
-                    media_type="application/json")
-
-
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts) or "invalid request"
-
-
-def register_error_handlers(app: FastAPI) -> None:
-    """Map every error to `{"error", "detail"}` with its status code."""
-
-    @app.exception_handler(IngestionError)
-    async def _ingestion_error(_request: Request, exc: IngestionError) -> Response:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return json_response(exc.body(), exc.status_code, headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
-        return json_response({"error": "invalid_request", "detail": _validation_message(exc)},
-                             422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return json_response({"error": code, "detail": str(exc.detail)}, exc.status_code)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error")
-        return json_response({"error": "internal_error",
-                              "detail": f"{type(exc).__name__}: {exc}"}, 500)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from services.quality import health, queries
 from services.quality.checks import REGISTRY
 from services.quality.deps import clock, connection, require_token, settings
-from services.quality.errors import NotFound, install_error_handlers
+from services.quality.errors import NotFound, register_error_handlers
 from services.quality.judge import validate_recheck
 from services.quality.store import sync_definitions
 from shared.celery_app import celery_app
@@ -55,7 +55,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="Retail pipeline - quality", version="1.0", lifespan=lifespan)
-install_error_handlers(app)
+register_error_handlers(app)
 app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
