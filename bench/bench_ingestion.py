@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--rss-lines", default="100000,1000000",
                         help="day sizes for the peak-RSS measurement ('' to skip)")
+    parser.add_argument("--json", type=Path, help="also write the numbers here (bench.run)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--day", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -183,13 +184,20 @@ def main(argv: list[str] | None = None) -> None:
         return
     retailers = [r.strip() for r in args.retailers.split(",") if r.strip()]
     with bench_stack(retailers):
-        throughput(retailers, args.lines, args.repeat)
+        ratios = throughput(retailers, args.lines, args.repeat)
         sizes = [int(x) for x in args.rss_lines.split(",") if x.strip()]
-        if sizes:
-            memory(retailers, sizes)
+        rss = memory(retailers, sizes) if sizes else {}
+    if args.json:
+        args.json.write_text(json.dumps({
+            "lines_per_retailer": args.lines, "repeat": args.repeat,
+            "ingestion_over_download": ratios,
+            "peak_rss_mb": {rid: [round(mb, 1) for mb in mbs] for rid, mbs in rss.items()},
+            "rss_lines_per_retailer": sizes}, indent=2) + "\n")
 
 
-def throughput(retailers: list[str], lines: int, repeat: int) -> None:
+def throughput(retailers: list[str], lines: int, repeat: int) -> dict[str, float]:
+    """Ingestion next to download-only per retailer; returns each ratio."""
+    ratios: dict[str, float] = {}
     seeded = seed(retailers, BENCH_DAY, lines)
     print(f"\nthroughput, {BENCH_DAY}, page size 5000, median of {repeat}")
     print(f"{'retailer':<10} {'lines':>9} {'records':>9} {'download rec/s':>15} "
@@ -208,9 +216,12 @@ def throughput(retailers: list[str], lines: int, repeat: int) -> None:
         assert manifest["reconciliation"]["line_count_matches"], manifest["reconciliation"]
         print(f"{rid:<10} {seeded[rid]:>9,} {records:>9,} {records / d_s:>15,.0f} "
               f"{records / i_s:>13,.0f} {n_lines / i_s:>15,.0f} {d_s / i_s:>6.2f}")
+        ratios[rid] = round(d_s / i_s, 3)
+    return ratios
 
 
-def memory(retailers: list[str], sizes: list[int]) -> None:
+def memory(retailers: list[str], sizes: list[int]) -> dict[str, list[float]]:
+    """Peak RSS (MB) of one partition's ingestion per retailer, at each size."""
     print(f"\npeak RSS of one partition's ingestion in a child process ({RSS_DAY})")
     print(f"{'retailer':<10} {'lines':>10} {'records':>10} {'seconds':>8} {'peak RSS MB':>12}")
     results: dict[str, list[float]] = {}
@@ -225,6 +236,7 @@ def memory(retailers: list[str], sizes: list[int]) -> None:
         for rid, mbs in results.items():
             print(f"{rid}: peak RSS at {sizes[-1]:,} lines is {mbs[-1] / mbs[0]:.2f}x "
                   f"that at {sizes[0]:,}")
+    return results
 
 
 if __name__ == "__main__":

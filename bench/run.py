@@ -166,8 +166,10 @@ def main(argv: list[str] | None = None) -> None:
         print("load path vs COPY ceiling vs row-by-row", flush=True)
         result["load"] = stage_benchmark("bench_load", "--lines", str(args.lines))
         print("ingestion vs download-only", flush=True)
-        result["ingestion"] = stage_benchmark("bench_ingestion", "--lines", str(args.small),
-                                              "--rss-lines", f"{args.small},{args.lines}")
+        # bench_ingestion sizes a day per retailer: a third of each volume.
+        per_retailer = [str(n // 3) for n in (args.small, args.lines)]
+        result["ingestion"] = stage_benchmark("bench_ingestion", "--lines", per_retailer[0],
+                                              "--rss-lines", ",".join(per_retailer))
     small, large = result["runs"][str(args.small)], result["runs"][str(args.lines)]
     result["ratios"] = ratios(small, large, result.get("load", {}), result.get("ingestion", {}))
     report(result, args.small, args.lines)
@@ -187,6 +189,9 @@ def ratios(small: dict, large: dict, load: dict, ingestion: dict) -> dict:
             out[key] = load[key]
     if "ingestion_over_download" in ingestion:
         out["ingestion_over_download"] = ingestion["ingestion_over_download"]
+        out["ingestion_partition_peak_rss_large_over_small"] = {
+            rid: round(mbs[-1] / mbs[0], 2)
+            for rid, mbs in ingestion.get("peak_rss_mb", {}).items() if len(mbs) > 1}
     return out
 
 
