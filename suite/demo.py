@@ -14,15 +14,14 @@ from decimal import Decimal
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import text
 
+from services.ingestion.cli import follow_runs
 from shared.db import get_engine
 from shared.settings import Settings
 
 SUCCESS = ("succeeded", "succeeded_with_warnings")
-FINAL = (*SUCCESS, "failed", "canceled")
 
 
 def seed_day(s: Settings, day: dt.date, orders_per_day: int | None, console: Console) -> None:
@@ -59,31 +58,6 @@ def _steps(run_id: str) -> tuple[str, list]:
             "from ops.run_step where run_id = :r order by step, retailer_id"),
             {"r": run_id}).mappings().all()
     return status, list(steps)
-
-
-def follow(run_id: str, console: Console, timeout: float = 900) -> str:
-    """A progress bar over the run's steps until it ends; returns the final status."""
-    deadline = time.monotonic() + timeout
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} steps"),
-                  TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
-                  console=console) as bar:
-        task = bar.add_task(f"run {run_id[:8]}", total=1, detail="")
-        while True:
-            status, steps = _steps(run_id)
-            done = sum(s["status"] in ("succeeded", "failed", "dead", "skipped") for s in steps)
-            records = sum(int((s["progress"] or {}).get("records", 0)) for s in steps
-                          if s["step"] == "ingest" and s["status"] == "running")
-            running = [f"{s['step']}:{s['retailer_id']}" for s in steps if s["status"] == "running"]
-            detail = f"{status}; " + (", ".join(running) or "waiting")
-            if records:
-                detail += f"; {records:,} records"
-            bar.update(task, total=len(steps), completed=done, detail=detail)
-            if status in FINAL:
-                return status
-            if time.monotonic() > deadline:
-                return status
-            time.sleep(0.5)
 
 
 def summary(s: Settings, run_id: str, day: dt.date, console: Console) -> None:
@@ -162,7 +136,7 @@ def run_demo(s: Settings, day: dt.date | None, *, orders_per_day: int | None,
     seed_day(s, day, orders_per_day, console)
     run_id = start_run(s, day)
     console.print(f"POST /runs {{'date': '{day}'}} -> run {run_id}")
-    status = follow(run_id, console)
+    status = follow_runs([run_id], poll_seconds=0.5, timeout=900, console=console)[run_id]
     summary(s, run_id, day, console)
     console.print(f"demo took {time.perf_counter() - started:.0f}s; the stack keeps running "
                   "(`make down` stops it)")
