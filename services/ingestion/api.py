@@ -7,23 +7,22 @@ Serve: `uvicorn services.ingestion.api:app --port 8001`.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import uuid
 from collections.abc import Iterator
 from typing import Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 
 from services.ingestion import health, runs
 from services.ingestion.errors import (
     NotReady,
-    Unauthorized,
     json_response,
     register_error_handlers,
 )
 from services.ingestion.schemas import RunLink, RunsAccepted, RunsRequest
+from shared.api_auth import require_pipeline_token
 from shared.db import get_engine
 from shared.logging import configure_logging
 from shared.settings import get_settings, load_settings_or_exit
@@ -39,13 +38,6 @@ app = FastAPI(title="Retail pipeline: ingestion", version="1",
 register_error_handlers(app)
 
 
-def require_token(authorization: str | None = Header(None)) -> None:
-    """The bearer token PIPELINE_API_TOKEN, compared in constant time."""
-    scheme, _, token = (authorization or "").partition(" ")
-    expected = get_settings().pipeline_api_token.get_secret_value()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
-                                                             expected.encode()):
-        raise Unauthorized("a valid bearer token is required (Authorization: Bearer <token>)")
 
 
 def db_connection() -> Iterator[Connection]:
@@ -55,7 +47,7 @@ def db_connection() -> Iterator[Connection]:
 
 
 @app.post("/runs", status_code=202, response_model=RunsAccepted,
-          dependencies=[Depends(require_token)],
+          dependencies=[Depends(require_pipeline_token)],
           responses={401: {"description": "missing or wrong bearer token"},
                      409: {"description": "a date already has an active run"},
                      422: {"description": "malformed date, range or retailers"}})

@@ -7,17 +7,17 @@ Serve: `uvicorn services.transformation.api:app --port 8002`.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 
-from fastapi import Depends, FastAPI, Header
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from services.transformation.errors import NotReady, Unauthorized, register_error_handlers
+from services.transformation.errors import NotReady, register_error_handlers
 from services.transformation.replay import replay_date
+from shared.api_auth import require_pipeline_token
 from shared.db import get_engine
 from shared.logging import configure_logging
-from shared.settings import get_settings, load_settings_or_exit
+from shared.settings import load_settings_or_exit
 
 load_settings_or_exit()
 configure_logging()
@@ -39,17 +39,10 @@ class ReplayAccepted(BaseModel):
     retailers: list[str] | None
 
 
-def require_token(authorization: str | None = Header(None)) -> None:
-    """The bearer token PIPELINE_API_TOKEN, compared in constant time."""
-    scheme, _, token = (authorization or "").partition(" ")
-    expected = get_settings().pipeline_api_token.get_secret_value()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
-                                                             expected.encode()):
-        raise Unauthorized("a valid bearer token is required (Authorization: Bearer <token>)")
 
 
 @app.post("/replays", status_code=202, response_model=ReplayAccepted,
-          dependencies=[Depends(require_token)],
+          dependencies=[Depends(require_pipeline_token)],
           responses={401: {"description": "missing or wrong bearer token"},
                      404: {"description": "no stored partition for the date or a retailer"},
                      409: {"description": "the date already has an active run"},
