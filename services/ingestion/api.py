@@ -38,8 +38,6 @@ app = FastAPI(title="Retail pipeline: ingestion", version="1",
 register_error_handlers(app)
 
 
-
-
 def db_connection() -> Iterator[Connection]:
     """A read-only use of one pooled connection for the request."""
     with get_engine().connect() as conn:

@@ -39,8 +39,6 @@ class ReplayAccepted(BaseModel):
     retailers: list[str] | None
 
 
-
-
 @app.post("/replays", status_code=202, response_model=ReplayAccepted,
           dependencies=[Depends(require_pipeline_token)],
           responses={401: {"description": "missing or wrong bearer token"},
