@@ -50,6 +50,9 @@ def test_two_partitions_load_through_the_worker_and_hand_over_once(lake, worker,
         ("ingest", "retailer1"): "succeeded", ("ingest", "retailer2"): "succeeded",
         ("transform", "retailer1"): "succeeded", ("transform", "retailer2"): "succeeded",
         ("quality", "*"): "queued"}
+    # The step commits as queued just before its message is published, so wait for both.
+    wait_for(lambda: quality_messages(redis_db) >= 1, timeout=10,
+             message="the quality message")
     assert quality_messages(redis_db) == 1
     assert lake.scalar("select count(*) from warehouse.fact_sales") == sum(
         len(p.order_lines) for p in parts)
