@@ -139,7 +139,7 @@ class TransformationSettings(BaseSettings):
     # temp_buffers only takes effect before the session's first temporary table.
     work_mem: str = "256MB"
     temp_buffers: str = "256MB"
-    # Compressed bytes read from S3 per COPY write.
+    # Bytes read from S3 per request, and the most inflated at once: bounds a load's memory.
     copy_chunk_bytes: int = Field(1024 * 1024, ge=64 * 1024)
     # Check each object's size and sha256 against the manifest before loading it.
     verify_checksums: bool = True

@@ -23,12 +23,21 @@ class MissingFxRate(Exception):
     """No USD rate on or before an order's day for its currency."""
 
 
+# Each named member is probed through the dimension's unique index (a lateral subquery that
+# is not flattened, so the plan is driven by the staged ids whatever the planner believes of
+# the dimension). A
+# retailer's first large load inserts members the table's statistics do not know yet
+# (estimated at one row); a plain join was then planned as a nested loop comparing every
+# member with every staged id: 2.5 s instead of 20 ms for 6,666 products.
 LOOKUP = """
 create temp table {lookup} on commit drop as
-select d.{id} as member_id, d.{key} as member_key, d.valid_from, d.valid_to, d.is_inferred,
-       row_number() over (partition by d.{id} order by d.valid_from) = 1 as is_first
-from warehouse.{dim} d
-where d.retailer_id = %(retailer_id)s and d.{id} in (select distinct {id} from {source})
+select w.member_id, d.{key} as member_key, d.valid_from, d.valid_to, d.is_inferred,
+       row_number() over (partition by w.member_id order by d.valid_from) = 1 as is_first
+from (select distinct {id} as member_id from {source} where {id} is not null) w
+cross join lateral (
+  select v.{key}, v.valid_from, v.valid_to, v.is_inferred from warehouse.{dim} v
+  where v.retailer_id = %(retailer_id)s and v.{id} = w.member_id
+  offset 0) d   -- keeps the subquery from being flattened into a join
 """
 
 # The version valid at the fact's created_at, or the first one for older facts.

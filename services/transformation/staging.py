@@ -91,9 +91,42 @@ def create_staging_tables(ctx: LoadContext) -> None:
     ctx.execute(sql.SQL("create temp table stg_rejected ({}) on commit drop").format(cols))
 
 
+def inflate_chunks(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
+    """Gunzip a stream (multi-member gzip included) into pieces of at most `max_bytes`.
+
+    The output is bounded, not the input: JSON lines compress about tenfold, so a whole
+    inflated read chunk (and the lines split from it) would cost ten times its size.
+    """
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    for chunk in chunks:
+        pending = chunk
+        while pending:
+            data = inflate.decompress(pending, max_bytes)
+            pending = inflate.unconsumed_tail
+            if inflate.eof:  # the next gzip member starts in unused_data
+                pending = inflate.unused_data + pending
+                inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            if data:
+                yield data
+    rest = inflate.flush()
+    if rest:
+        yield rest
+
+
+def split_lines(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """The newline-separated lines of a stream of byte pieces."""
+    tail = b""
+    for piece in pieces:
+        lines = (tail + piece).split(b"\n")
+        tail = lines.pop()
+        yield from lines
+    if tail.strip():
+        yield tail
+
+
 def iter_object_lines(s3: Any, bucket: str, obj: StoredObject, *, chunk_bytes: int,
                       verify: bool) -> Iterator[bytes]:
-    """The lines of one gzipped JSON-lines object, streamed (multi-member gzip included).
+    """The lines of one gzipped JSON-lines object, streamed.
 
     Raises:
         PartitionCorrupt: the object's size or sha256 differs from the manifest's.
@@ -101,29 +134,17 @@ def iter_object_lines(s3: Any, bucket: str, obj: StoredObject, *, chunk_bytes: i
     body = s3.get_object(Bucket=bucket, Key=obj.key)["Body"]
     digest = hashlib.sha256() if verify and obj.sha256 else None
     size = 0
-    inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
-    tail = b""
-    try:
-        while True:
-            chunk = body.read(chunk_bytes)
-            if not chunk:
-                break
+
+    def read() -> Iterator[bytes]:
+        nonlocal size
+        while chunk := body.read(chunk_bytes):
             size += len(chunk)
             if digest is not None:
                 digest.update(chunk)
-            data = inflate.decompress(chunk)
-            while inflate.eof and inflate.unused_data:  # the next gzip member
-                rest = inflate.unused_data
-                inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
-                data += inflate.decompress(rest)
-            if not data:
-                continue
-            lines = (tail + data).split(b"\n")
-            tail = lines.pop()
-            yield from lines
-        tail += inflate.flush()
-        if tail.strip():
-            yield tail
+            yield chunk
+
+    try:
+        yield from split_lines(inflate_chunks(read(), chunk_bytes))
     finally:
         body.close()
     if verify and obj.size is not None and size != obj.size:
