@@ -169,6 +169,10 @@ class QualitySettings(BaseSettings):
     duplicate_share_fail: float = Field(0.2, ge=0, le=1)
     # One check may not hold the run's verdict hostage: its statement is cancelled after this.
     check_timeout_seconds: float = Field(120.0, gt=0)
+    # Retailers whose checks run at once, each on a connection of its own.
+    check_workers: int = Field(2, ge=1, le=16)
+    # Session memory of a check (sorts and hashes of a day's facts), per connection.
+    work_mem: str = "64MB"
     # The page: charts cover this many days, the grid this many dates.
     dashboard_days: int = Field(30, ge=1, le=366)
     grid_dates: int = Field(7, ge=1, le=60)

@@ -17,10 +17,10 @@ from sqlalchemy.engine import Connection
 
 from services.quality.checks import REGISTRY, CheckRegistry
 from services.quality.errors import Conflict, InvalidRequest, NotFound
-from services.quality.runner import evaluate_run
+from services.quality.runner import evaluate_retailers, evaluate_run
 from services.quality.store import store_results, sync_definitions
 from services.quality.verdict import Verdict, stored_verdict, tally
-from shared.db import transaction
+from shared.db import get_engine, transaction
 from shared.logging import bind
 from shared.ops import (
     ACTIVE_RUN_STATUSES,
@@ -74,9 +74,12 @@ def judge_run(run_id: str, run_date: dt.date, *, task_id: str | None = None,
             text("select run_date, retailers from ops.run where run_id = :r"),
             {"r": run_id},
         ).one()
-        results = evaluate_run(conn, registry, run_id=run_id, run_date=run.run_date,
-                               retailers=run.retailers, settings=settings.quality,
-                               now=_now(now))
+        at = _now(now)
+        results = evaluate_retailers(engine or get_engine(), registry, run_id=run_id,
+                                     run_date=run.run_date, retailers=run.retailers,
+                                     settings=settings.quality, now=at)
+        results += evaluate_run(conn, registry, run_id=run_id, run_date=run.run_date,
+                                retailers=[], settings=settings.quality, now=at)
         store_results(conn, run_id, run.run_date, results)
         counts = tally(results)
         complete_step(conn, ref, counts)

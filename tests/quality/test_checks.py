@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from services.quality.checks import REGISTRY, CheckRegistry, Scope, Severity, SqlCheck, Status
 from services.quality.deadlines import deadline
-from services.quality.runner import CheckResult, evaluate_run
+from services.quality.runner import CheckResult, evaluate_retailers, evaluate_run
 from shared.settings import RETAILER_IDS, get_settings
 from tests.quality.seed import SeededRun, seed_history, seed_run
 
@@ -299,3 +299,25 @@ def test_unknown_retailer_is_an_error_not_a_silent_pass(quality_db, seeded_run) 
                                settings=get_settings().quality, now=dt.datetime.now(dt.UTC),
                                include_run_wide=False)
     assert {r.status for r in results} == {"error"}
+
+
+def test_retailers_judged_side_by_side_give_the_results_of_one_connection(
+        quality_db, seeded_run) -> None:
+    # retailer2 carries a fault, so the comparison covers a failing check and its sample
+    with quality_db.begin() as conn:
+        conn.execute(text("update warehouse.fact_sales set quantity = -quantity "
+                          "where retailer_key = 2 and order_id = :o"),
+                     {"o": seeded_run.order(R, 1)})
+    now = dt.datetime.now(dt.UTC)
+    one = evaluate(quality_db, seeded_run, now=now)
+    quality = get_settings().quality.model_copy(update={"check_workers": 3})
+    side_by_side = evaluate_retailers(quality_db, REGISTRY, run_id=seeded_run.run_id,
+                                      run_date=seeded_run.run_date, retailers=RETAILER_IDS,
+                                      settings=quality, now=now)
+
+    def outcome(r: CheckResult) -> tuple:
+        return r.retailer_id, r.check_name, r.status, r.observed, r.message, r.sample
+
+    retailer_scoped = [outcome(r) for r in one.values() if r.retailer_id != "*"]
+    assert [outcome(r) for r in side_by_side] == retailer_scoped
+    assert any(r.status != "pass" and r.retailer_id == R for r in side_by_side)

@@ -47,13 +47,22 @@ fact_sales_key_unique = SqlCheck(
     description="Each order line of the date is stored once: no two fact_sales rows of the "
                 "date share (order id ignoring case and surrounding blanks, line number).",
     what="order lines stored more than once",
+    # Duplicated keys are found with a plain count (a hash aggregate); only theirs are
+    # collected into arrays, whose ORDER BY would otherwise sort every line of the day.
     sql="""
-        select lower(trim(s.order_id)) as order_key, s.line_number, count(*) as copies,
+        with duplicated as (
+            select lower(trim(order_id)) as order_key, line_number, count(*) as copies
+            from warehouse.fact_sales
+            where retailer_key = :retailer_key and order_date = :run_date
+            group by 1, 2
+            having count(*) > 1)
+        select d.order_key, d.line_number, d.copies,
                array_agg(s.order_id order by s.order_id) as order_ids
-        from warehouse.fact_sales s
-        where s.retailer_key = :retailer_key and s.order_date = :run_date
-        group by 1, 2
-        having count(*) > 1
+        from duplicated d
+        join warehouse.fact_sales s
+          on s.retailer_key = :retailer_key and s.order_date = :run_date
+         and s.line_number = d.line_number and lower(trim(s.order_id)) = d.order_key
+        group by 1, 2, 3
     """,
 )
 
