@@ -22,10 +22,11 @@ from sqlalchemy.engine import Connection
 
 from services.quality import health, queries
 from services.quality.checks import REGISTRY
-from services.quality.deps import clock, connection, require_token, settings
+from services.quality.deps import clock, connection, settings
 from services.quality.errors import NotFound, register_error_handlers
 from services.quality.judge import validate_recheck
 from services.quality.store import sync_definitions
+from shared.api_auth import require_pipeline_token
 from shared.celery_app import celery_app
 from shared.db import get_engine, transaction
 from shared.logging import configure_logging
@@ -131,7 +132,7 @@ def get_result(result_id: int, conn: Connection = Depends(connection)) -> dict[s
     return row
 
 
-@app.post("/checks/run", status_code=202, dependencies=[Depends(require_token)])
+@app.post("/checks/run", status_code=202, dependencies=[Depends(require_pipeline_token)])
 def run_checks(body: CheckRunRequest, conn: Connection = Depends(connection)) -> dict[str, Any]:
     """Re-run the checks of a date on its latest run (async; 202 with the Celery task id)."""
     retailers = [r.value for r in body.retailers] if body.retailers else None
