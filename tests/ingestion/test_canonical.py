@@ -64,6 +64,43 @@ def test_bad_timestamps_are_rejected(value):
     assert err.value.reason is RejectReason.BAD_TIMESTAMP
 
 
+@pytest.mark.parametrize("value", [
+    "2024-01-15T08:45:12-05:00", "2024-01-15 08:45:12-05:00", "2024-01-15T23:59:59-05:00",
+    "2024-03-10T01:30:00-05:00", "2024-03-10T03:30:00-04:00", "2024-01-01T00:00:00+01:00",
+    "2024-02-29T22:15:00-03:00", "2023-12-31T23:00:00-01:00", "2024-01-15T08:45:12+00:00",
+    "2024-01-15T08:45:12-00:00", "2024-01-15T08:45:12+05:30", "2024-01-15T08:45:12.5-05:00",
+])
+def test_offset_timestamps_match_datetime_arithmetic(value):
+    # twice: the second call is served by the remembered (date, hour, offset)
+    expected = c.utc_iso(dt.datetime.fromisoformat(value))
+    assert c.timestamp(value, "at") == expected
+    assert c.timestamp(value, "at") == expected
+
+
+@pytest.mark.parametrize("value", [
+    "2024-01-15T08:45:60-05:00", "2024-01-15T08:60:12-05:00", "2024-01-15T24:00:00-05:00",
+    "2024-02-30T08:45:12-05:00", "2024-01-15T08:45:12-24:00",
+])
+def test_impossible_offset_timestamps_are_rejected_even_after_a_valid_one(value):
+    c.timestamp("2024-01-15T08:10:00-05:00", "at")  # a neighbour is remembered first
+    with pytest.raises(InvalidRecord) as err:
+        c.timestamp(value, "at")
+    assert err.value.reason is RejectReason.BAD_TIMESTAMP and err.value.field == "at"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("3", 3), (" 3 ", 3), ("007", 7), (4, 4), (2.0, 2), ("\u0663", 3),
+])
+def test_integer_reads_whole_numbers(value, expected):
+    assert c.integer(value, "position") == expected
+
+
+def test_money_to_cents_is_the_same_when_remembered():
+    for _ in range(2):
+        assert c.money_to_cents("-12.30") == -1230
+        assert c.money_to_cents("0.05") == 5
+
+
 def test_naive_timestamp_without_a_known_zone_is_rejected():
     with pytest.raises(InvalidRecord) as err:
         c.timestamp("2024-01-15 13:45:12", "placed_at")
