@@ -195,7 +195,8 @@ class Normalizer(ABC):
                 self.reject(entity, InvalidRecord(RejectReason.MALFORMED_RECORD,
                                                   "not a JSON object"), record, None)
                 continue
-            self.note_fields(resource, record, known)
+            if not known.issuperset(record):  # the norm: no call at all
+                self.note_fields(resource, record, known)
             try:
                 canonical = to_canonical(record)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a rejection

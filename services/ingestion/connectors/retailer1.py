@@ -150,7 +150,8 @@ class Retailer1Normalizer(Normalizer):
                 self.reject("order_lines", InvalidRecord(RejectReason.MALFORMED_RECORD,
                                                          "not a JSON object"), line, None)
                 continue
-            self.note_fields("order-lines", line, LINE_FIELDS)
+            if not LINE_FIELDS.issuperset(line):
+                self.note_fields("order-lines", line, LINE_FIELDS)
             order_id = line.get("order_id")
             order_key = None if order_id is None else str(order_id)
             if self._open is None or order_key != self._open.order_id:

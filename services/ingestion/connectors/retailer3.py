@@ -25,6 +25,8 @@ from shared.settings import IngestionSettings, Retailer3Settings
 RETAILER_ID = "retailer3"
 CURRENCY = "EUR"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+NAIVE_EPOCH = EPOCH.replace(tzinfo=None)
+MICROSECOND = dt.timedelta(microseconds=1)
 
 STATUSES = {"new": "created", "created": "created", "open": "created", "placed": "created",
             "pending": "created", "paid": "paid", "shipped": "shipped",
@@ -120,7 +122,7 @@ class OrderCreatedIndex:
     def add(self, order_number: str, created_at: str) -> None:
         ts = dt.datetime.fromisoformat(created_at)
         self._hashes.append(hash(order_number))
-        self._micros.append((ts - EPOCH) // dt.timedelta(microseconds=1))
+        self._micros.append((ts - EPOCH) // MICROSECOND)
         self._sorted = None
 
     def lookup(self, order_numbers: list[str]) -> list[str | None]:
@@ -146,9 +148,18 @@ class OrderCreatedIndex:
                 continue
             if value != last_micros:  # an order's items come together: convert once
                 last_micros = value
-                last_text = c.utc_iso(EPOCH + dt.timedelta(microseconds=value))
+                last_text = _micros_to_utc(value)
             out.append(last_text)
         return out
+
+
+def _micros_to_utc(micros: int) -> str:
+    """Epoch microseconds as the canonical UTC string (what `c.utc_iso` gives, without the
+    time zone arithmetic an aware datetime costs)."""
+    text = (NAIVE_EPOCH + dt.timedelta(microseconds=micros)).isoformat()
+    if micros % 1_000_000:
+        text = text.rstrip("0")  # "...12.120000" -> "...12.12"
+    return text + "Z"
 
 
 class Retailer3Normalizer(Normalizer):
@@ -203,7 +214,8 @@ class Retailer3Normalizer(Normalizer):
             self.reject("order_lines", InvalidRecord(RejectReason.MALFORMED_RECORD,
                                                      "not a JSON object"), item, None)
             return
-        self.note_fields("order-items", item, ITEM_FIELDS)
+        if not ITEM_FIELDS.issuperset(item):
+            self.note_fields("order-items", item, ITEM_FIELDS)
         position = item.get("position")
         record_key = f"{order_id}:{position}"
         amount = readable_money(item.get("lineTotal"))
