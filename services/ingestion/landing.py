@@ -10,10 +10,13 @@ for the manifest.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import hashlib
 import logging
+import queue
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -184,11 +187,77 @@ class JsonLinesWriter:
         self._stream.abort()
 
 
+# Serialized batches (about a page's worth of objects) that may wait for the sink.
+SINK_DEPTH = 6
+
+
+class _Sink:
+    """One thread that runs a partition's writes (compress, hash, spool, upload) in order.
+
+    zlib, sha256, file writes and S3 uploads release the GIL, so they run on the second core
+    while the caller serializes and normalizes the next page. The queue's bound keeps
+    memory flat. The first error stops the sink (later tasks are dropped) and is raised in
+    the caller at its next `submit` or at `join`.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.Queue[tuple[Callable[..., object], tuple[Any, ...]] | None] = \
+            queue.Queue(maxsize=SINK_DEPTH)
+        self._error: BaseException | None = None
+        self._cancelled = False
+        self._name = name
+        self._thread: threading.Thread | None = None  # started by the first task
+
+    def _run(self) -> None:
+        while True:
+            task = self._queue.get()
+            if task is None:
+                return
+            if self._error is not None or self._cancelled:
+                continue  # keep draining so a caller blocked on a full queue goes on
+            fn, args = task
+            try:
+                fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller
+                self._error = exc
+
+    def submit(self, fn: Callable[..., object], *args: Any) -> None:
+        self._raise_error()
+        if self._thread is None:
+            # The caller's context goes along, so log lines keep its run_id and retailer_id.
+            context = contextvars.copy_context()
+            self._thread = threading.Thread(target=context.run, args=(self._run,),
+                                            name=self._name, daemon=True)
+            self._thread.start()
+        self._queue.put((fn, args))
+
+    def _stop(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def join(self) -> None:
+        """Wait until every task ran; raise the first error."""
+        self._stop()
+        self._raise_error()
+
+    def cancel(self) -> None:
+        """Drop the tasks not started yet and wait for the one running."""
+        self._cancelled = True
+        self._stop()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
 class PartitionWriter:
     """Every object of one partition: bronze per resource, silver per entity, rejected.
 
     Writers open on their first record (an entity with no records has no object) and the
-    bronze writer of a resource is closed as soon as its last page was written.
+    bronze writer of a resource is closed as soon as its last page was written. Records
+    are serialized in the caller's thread; compressing and uploading them happen in a
+    `_Sink` thread, in the order they were handed over.
     """
 
     def __init__(self, s3, bucket: str, retailer_id: str, day: dt.date, run_id: str,
@@ -196,7 +265,10 @@ class PartitionWriter:
         self.s3, self.bucket, self.settings = s3, bucket, settings
         self.retailer_id, self.day, self.run_id = retailer_id, day, run_id
         self._open: dict[tuple[str, str | None], JsonLinesWriter] = {}
+        # Finished in the sink, not yet closed there (an abort must abort them too).
+        self._closing: list[JsonLinesWriter] = []
         self.landed: list[LandedObject] = []
+        self._sink = _Sink(f"sink-{retailer_id}")
 
     def _writer(self, kind: str, entity: str | None) -> JsonLinesWriter:
         writer = self._open.get((kind, entity))
@@ -209,25 +281,35 @@ class PartitionWriter:
             self._open[(kind, entity)] = writer
         return writer
 
+    def _write(self, kind: str, entity: str | None, records: list[Any]) -> None:
+        if records:
+            self._sink.submit(self._writer(kind, entity).write_lines, json_lines(records),
+                              len(records))
+
     def bronze(self, resource: str, records: list[Any]) -> None:
         """Records of `resource` exactly as the retailer sent them."""
-        self._writer("bronze", resource).write(records)
+        self._write("bronze", resource, records)
 
     def end_resource(self, resource: str) -> None:
         """The resource's last page was written: finish its bronze object now."""
         writer = self._open.pop(("bronze", resource), None)
         if writer is not None:
-            self.landed.extend(writer.close())
+            self._closing.append(writer)
+            self._sink.submit(self._close_writer, writer)
+
+    def _close_writer(self, writer: JsonLinesWriter) -> None:
+        self.landed.extend(writer.close())
+        self._closing.remove(writer)
 
     def normalized(self, batch: Batch) -> None:
         """A page's canonical records (silver) and rejections."""
         for entity, records in batch.silver.items():
-            self._writer("silver", entity).write(records)
-        if batch.rejected:
-            self._writer("rejected", None).write(batch.rejected)
+            self._write("silver", entity, records)
+        self._write("rejected", None, batch.rejected)
 
     def close(self) -> list[LandedObject]:
         """Finish every open object. Returns all objects: bronze, then silver, rejected."""
+        self._sink.join()
         # Each close is a round trip or two (the last chunk, completing the upload): do them
         # concurrently rather than one after another.
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -238,9 +320,11 @@ class PartitionWriter:
         return sorted(self.landed, key=lambda o: order[o.kind])
 
     def abort(self) -> None:
-        for writer in self._open.values():
+        self._sink.cancel()
+        for writer in [*self._open.values(), *self._closing]:
             writer.abort()
         self._open.clear()
+        self._closing.clear()
 
 
 def delete_run_objects(s3, bucket: str, retailer_id: str, day: dt.date, run_id: str,

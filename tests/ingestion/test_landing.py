@@ -87,3 +87,49 @@ def test_leftovers_are_removed_only_from_the_same_run(clean_bucket, settings):
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
     assert keys == ["bronze/retailer=retailer1/entity=products/date=2024-01-15/run=old-run/"
                     "part-00000.jsonl.gz"]
+
+
+class _FailingS3:
+    """Delegates to a real client; `put_object` of a bronze key fails."""
+
+    def __init__(self, s3) -> None:
+        self._s3 = s3
+
+    def put_object(self, **kwargs):
+        if kwargs["Key"].startswith("bronze/"):
+            raise ConnectionError("S3 went away")
+        return self._s3.put_object(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+
+def test_a_failed_write_in_the_background_is_raised_and_nothing_is_left(clean_bucket,
+                                                                         settings):
+    s3, bucket = clean_bucket, settings.s3_bucket
+    writer = PartitionWriter(_FailingS3(s3), bucket, "retailer1", DAY, "run-f",
+                             settings.ingestion)
+    writer.bronze("stores", [{"store_id": 1}])
+    writer.end_resource("stores")  # the bronze object is finished (and fails) in the sink
+    raised = None
+    try:
+        for _ in range(50):  # the error surfaces at a later call at the latest
+            writer.normalized(Batch({"stores": [{"store_id": "1"}]}, []))
+        writer.close()
+    except ConnectionError as exc:
+        raised = exc
+    finally:
+        writer.abort()
+    assert raised is not None and "S3 went away" in str(raised)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+def test_writes_keep_their_order_through_the_background_thread(clean_bucket, settings):
+    s3, bucket = clean_bucket, settings.s3_bucket
+    writer = PartitionWriter(s3, bucket, "retailer1", DAY, "run-o", settings.ingestion)
+    pages = [[{"order_id": f"{page}-{i}"} for i in range(100)] for page in range(30)]
+    for page in pages:
+        writer.normalized(Batch({"orders": page}, []))
+    [landed] = writer.close()
+    lines, _ = _read_lines(s3, bucket, landed.key)
+    assert lines == [r for page in pages for r in page] and landed.records == 3000
