@@ -7,14 +7,16 @@ whole day. The manifest goes to S3 last, as the partition's commit marker.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from services.ingestion.connectors.base import RetailerClient
+from services.ingestion.connectors.base import ControlTotals, Page, RetailerClient
 from services.ingestion.landing import PartitionWriter, delete_run_objects
 from services.ingestion.manifest import build_manifest, publish_manifest
 from services.ingestion.prefetch import Prefetcher
@@ -54,32 +56,46 @@ def land_partition(client: RetailerClient, s3, bucket: str, *, run_id: str, day:
     """
     started = time.monotonic()
     retailer_id = client.retailer_id
-    # A previous attempt of this same run may have left objects without a manifest.
-    leftovers = delete_run_objects(s3, bucket, retailer_id, day, run_id, client.resources,
-                                   ENTITIES)
-    if leftovers:
-        log.info("removed %d objects of an earlier attempt", leftovers)
-    control = client.control_totals(day)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"clear-{retailer_id}") as pool:
+        # A previous attempt of this same run may have left objects without a manifest.
+        # They are deleted while the control totals and the first pages are fetched (a
+        # dozen S3 round trips otherwise spent waiting), and before anything is written.
+        clearing = pool.submit(contextvars.copy_context().run, delete_run_objects, s3,
+                               bucket, retailer_id, day, run_id, client.resources, ENTITIES)
+        control = client.control_totals(day)
+        with Prefetcher(client.iter_day(day), settings.prefetch_pages,
+                        name=f"fetch-{retailer_id}") as fetched:
+            leftovers = clearing.result()
+            if leftovers:
+                log.info("removed %d objects of an earlier attempt", leftovers)
+            return _land_pages(client, fetched, s3, bucket, run_id=run_id, day=day,
+                               settings=settings, control=control, started=started,
+                               on_progress=on_progress)
+
+
+def _land_pages(client: RetailerClient, fetched: Iterable[Page], s3, bucket: str, *,
+                run_id: str, day: dt.date, settings: IngestionSettings, control: ControlTotals,
+                started: float, on_progress: ProgressCallback | None) -> LandedPartition:
+    """Write, normalize and land every fetched page, then publish the manifest."""
+    retailer_id = client.retailer_id
     normalizer = client.normalizer(day)
     writer = PartitionWriter(s3, bucket, retailer_id, day, run_id, settings)
     pages: dict[str, int] = {}
     records = 0
     current: str | None = None
     try:
-        with Prefetcher(client.iter_day(day), settings.prefetch_pages,
-                        name=f"fetch-{retailer_id}") as fetched:
-            for page in fetched:
-                if page.resource != current:
-                    if current is not None:
-                        writer.end_resource(current)
-                    current = page.resource
-                writer.bronze(page.resource, page.records)
-                writer.normalized(normalizer.normalize(page))
-                pages[page.resource] = pages.get(page.resource, 0) + 1
-                records += len(page.records)
-                if on_progress is not None:
-                    on_progress({"pages": sum(pages.values()), "records": records,
-                                 "resource": page.resource})
+        for page in fetched:
+            if page.resource != current:
+                if current is not None:
+                    writer.end_resource(current)
+                current = page.resource
+            writer.bronze(page.resource, page.records)
+            writer.normalized(normalizer.normalize(page))
+            pages[page.resource] = pages.get(page.resource, 0) + 1
+            records += len(page.records)
+            if on_progress is not None:
+                on_progress({"pages": sum(pages.values()), "records": records,
+                             "resource": page.resource})
         writer.normalized(normalizer.finish())
         objects = writer.close()
     except BaseException:
