@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from services.quality.checks import REGISTRY, CheckRegistry
 from services.quality.errors import Conflict, InvalidRequest, NotFound
-from services.quality.runner import evaluate_retailers, evaluate_run
+from services.quality.runner import evaluate_every_check
 from services.quality.store import store_results, sync_definitions
 from services.quality.verdict import Verdict, stored_verdict, tally
 from shared.db import get_engine, transaction
@@ -74,12 +74,10 @@ def judge_run(run_id: str, run_date: dt.date, *, task_id: str | None = None,
             text("select run_date, retailers from ops.run where run_id = :r"),
             {"r": run_id},
         ).one()
-        at = _now(now)
-        results = evaluate_retailers(engine or get_engine(), registry, run_id=run_id,
-                                     run_date=run.run_date, retailers=run.retailers,
-                                     settings=settings.quality, now=at)
-        results += evaluate_run(conn, registry, run_id=run_id, run_date=run.run_date,
-                                retailers=[], settings=settings.quality, now=at)
+        results = evaluate_every_check(engine or get_engine(), conn, registry,
+                                       run_id=run_id, run_date=run.run_date,
+                                       retailers=run.retailers, settings=settings.quality,
+                                       now=_now(now))
         store_results(conn, run_id, run.run_date, results)
         counts = tally(results)
         complete_step(conn, ref, counts)
@@ -150,9 +148,10 @@ def recheck_date(run_date: dt.date, retailers: Sequence[str] | None = None, *,
     with transaction(engine) as conn:
         run_id, targets = validate_recheck(conn, run_date, retailers)
         with bind(run_id=run_id):
-            results = evaluate_run(conn, registry, run_id=run_id, run_date=run_date,
-                                   retailers=targets, settings=settings.quality,
-                                   now=_now(now))
+            results = evaluate_every_check(engine or get_engine(), conn, registry,
+                                           run_id=run_id, run_date=run_date,
+                                           retailers=targets, settings=settings.quality,
+                                           now=_now(now))
             store_results(conn, run_id, run_date, results)
             verdict = _set_verdict(conn, run_id)
     log.info("re-checked %s (run %s): %s", run_date, run_id, verdict.status)

@@ -158,6 +158,17 @@ def evaluate_retailers(engine: Engine, registry: CheckRegistry, *, run_id: str,
         return [r for f in futures for r in f.result()]
 
 
+def evaluate_every_check(engine: Engine, conn: Connection, registry: CheckRegistry, *,
+                         run_id: str, run_date: dt.date, retailers: Sequence[str],
+                         settings: QualitySettings, now: dt.datetime) -> list[CheckResult]:
+    """The retailers' checks side by side (`evaluate_retailers`), then the run-wide ones in
+    `conn`, the caller's transaction that stores the results."""
+    results = evaluate_retailers(engine, registry, run_id=run_id, run_date=run_date,
+                                 retailers=retailers, settings=settings, now=now)
+    return results + evaluate_run(conn, registry, run_id=run_id, run_date=run_date,
+                                  retailers=[], settings=settings, now=now)
+
+
 def _unknown_retailer(check: Check, retailer_id: str) -> CheckResult:
     # Without a warehouse key every SQL check would find nothing and pass: say so instead.
     now = dt.datetime.now(dt.UTC)

@@ -25,10 +25,9 @@ class MissingFxRate(Exception):
 
 # Each named member is probed through the dimension's unique index (a lateral subquery that
 # is not flattened, so the plan is driven by the staged ids whatever the planner believes of
-# the dimension). A
-# retailer's first large load inserts members the table's statistics do not know yet
-# (estimated at one row); a plain join was then planned as a nested loop comparing every
-# member with every staged id: 2.5 s instead of 20 ms for 6,666 products.
+# the dimension). A retailer's first large load inserts members the table's statistics do
+# not know yet (estimated at one row); a plain join was then planned as a nested loop
+# comparing every member with every staged id: 2.5 s instead of 20 ms for 6,666 products.
 LOOKUP = """
 create temp table {lookup} on commit drop as
 select w.member_id, d.{key} as member_key, d.valid_from, d.valid_to, d.is_inferred,
