@@ -1,7 +1,9 @@
 """The manifest: a partition's commit marker, written to S3 last and kept in ops.manifest.
 
-Shape in docs/contracts.md ("Manifest"); the extra fields ingestion adds (reconciliation,
-rejected_reasons, http) are described in docs/ingestion.md.
+Its contract is `shared.contracts.Manifest` (docs/contracts.md, "Manifest"); the extra
+fields ingestion adds (reconciliation, rejected_reasons, http) are described in
+docs/ingestion.md. It is built through the model, so ingestion cannot write a manifest the
+readers do not understand, and kept as JSON data from then on.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from services.ingestion.connectors.base import ControlTotals, RetailerClient
 from services.ingestion.landing import LandedObject
 from services.ingestion.normalize import Normalizer
 from shared.canonical import cents_text, money_to_cents
+from shared.contracts import MANIFEST_VERSION, Manifest
 from shared.s3 import manifest_key
-
-VERSION = 1
 
 
 def build_manifest(*, run_id: str, retailer_id: str, day: dt.date,
@@ -39,8 +40,8 @@ def build_manifest(*, run_id: str, retailer_id: str, day: dt.date,
     """
     tally = normalizer.control
     ours = cents_text(tally.cents)
-    return {
-        "version": VERSION,
+    return Manifest.model_validate({
+        "version": MANIFEST_VERSION,
         "run_id": run_id, "retailer_id": retailer_id, "run_date": day.isoformat(),
         "created_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "objects": [o.as_manifest() for o in objects],
@@ -63,7 +64,7 @@ def build_manifest(*, run_id: str, retailer_id: str, day: dt.date,
         "http": {"requests": client.requests, "retries": client.retries,
                  "retry_seconds": round(client.retry_seconds, 3),
                  "reauthentications": client.reauthentications},
-    }
+    }).to_json()
 
 
 def publish_manifest(s3, bucket: str, manifest: dict[str, Any]) -> str:

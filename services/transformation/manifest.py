@@ -2,31 +2,24 @@
 
 A partition exists for transformation only once its manifest is recorded (the commit
 marker). An ingest run loads its own manifest; a replay run has none of its own and loads
-the latest manifest recorded for that retailer and date.
+the latest manifest recorded for that retailer and date. Manifests are read through their
+contract (`shared.contracts.read_manifest`): one of a major version this code does not
+understand is refused with a clear error instead of being misread.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from shared.contracts import Manifest, ManifestObject, read_manifest
+
 
 class PartitionNotFound(Exception):
     """No manifest for the partition (yet)."""
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    kind: str                 # silver | rejected
-    entity: str | None
-    key: str
-    records: int | None
-    size: int | None
-    sha256: str | None
 
 
 @dataclass(frozen=True)
@@ -36,22 +29,16 @@ class Partition:
     retailer_id: str
     run_date: dt.date
     manifest_key: str
-    manifest: dict[str, Any]
+    manifest: Manifest
 
-    def objects(self, kind: str, entity: str | None = None) -> list[StoredObject]:
+    def objects(self, kind: str, entity: str | None = None) -> list[ManifestObject]:
         """The manifest's objects of one kind (and entity), in part order."""
-        found = [
-            StoredObject(kind=o["kind"], entity=o.get("entity"), key=o["key"],
-                         records=o.get("records"), size=o.get("bytes"), sha256=o.get("sha256"))
-            for o in self.manifest.get("objects", [])
-            if o.get("kind") == kind and (entity is None or o.get("entity") == entity)
-        ]
-        return sorted(found, key=lambda o: o.key)
+        return self.manifest.objects_of(kind, entity)
 
     @property
     def currency(self) -> str | None:
-        totals = self.manifest.get("control_totals") or {}
-        return totals.get("currency")
+        totals = self.manifest.control_totals
+        return totals.currency if totals else None
 
 
 def find_partition(conn: Connection, run_id: str, retailer_id: str,
@@ -60,6 +47,8 @@ def find_partition(conn: Connection, run_id: str, retailer_id: str,
 
     Raises:
         PartitionNotFound: an ingest run without its manifest, or a date never ingested.
+        shared.contracts.ContractError: the manifest does not follow its contract (an
+            unknown major version, a missing field).
     """
     row = conn.execute(
         text("select run_id, manifest_key, manifest from ops.manifest "
@@ -76,7 +65,7 @@ def find_partition(conn: Connection, run_id: str, retailer_id: str,
             f"no manifest for {retailer_id} {run_date} (run {run_id})")
     return Partition(run_id=run_id, source_run_id=str(row.run_id), retailer_id=retailer_id,
                      run_date=run_date, manifest_key=row.manifest_key,
-                     manifest=dict(row.manifest))
+                     manifest=read_manifest(row.manifest))
 
 
 def latest_manifest(conn: Connection, retailer_id: str, run_date: dt.date):

@@ -23,8 +23,9 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from services.transformation.context import LoadContext
-from services.transformation.manifest import Partition, StoredObject
+from services.transformation.manifest import Partition
 from shared.canonical import ENTITIES, NATURAL_KEYS
+from shared.contracts import ManifestObject
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def split_lines(pieces: Iterable[bytes]) -> Iterator[bytes]:
         yield tail
 
 
-def iter_object_lines(s3: Any, bucket: str, obj: StoredObject, *, chunk_bytes: int,
+def iter_object_lines(s3: Any, bucket: str, obj: ManifestObject, *, chunk_bytes: int,
                       verify: bool) -> Iterator[bytes]:
     """The lines of one gzipped JSON-lines object, streamed.
 
@@ -147,8 +148,8 @@ def iter_object_lines(s3: Any, bucket: str, obj: StoredObject, *, chunk_bytes: i
         yield from split_lines(inflate_chunks(read(), chunk_bytes))
     finally:
         body.close()
-    if verify and obj.size is not None and size != obj.size:
-        raise PartitionCorrupt(f"{obj.key}: {size} bytes, manifest says {obj.size}")
+    if verify and obj.bytes is not None and size != obj.bytes:
+        raise PartitionCorrupt(f"{obj.key}: {size} bytes, manifest says {obj.bytes}")
     if digest is not None and digest.hexdigest() != obj.sha256:
         raise PartitionCorrupt(f"{obj.key}: sha256 differs from the manifest")
 

@@ -35,8 +35,8 @@ def rejected_share(ctx: CheckContext) -> Outcome:
     manifest = partition_manifest(ctx)
     if manifest is None:
         return Outcome(Status.ERROR, None, None, NO_MANIFEST)
-    received = sum(int(c.get("received", 0)) for c in manifest.counts.values())
-    rejected = sum(int(c.get("rejected", 0)) for c in manifest.counts.values())
+    received = sum(c.received for c in manifest.counts.values())
+    rejected = sum(c.rejected for c in manifest.counts.values())
     share = Decimal(rejected) / received if received else Decimal(0)
     warn = Decimal(str(ctx.settings.rejected_share_warn))
     fail = Decimal(str(ctx.settings.rejected_share_fail))
@@ -67,7 +67,7 @@ def schema_drift(ctx: CheckContext) -> Outcome:
     manifest = partition_manifest(ctx)
     if manifest is None:
         return Outcome(Status.ERROR, None, 0, NO_MANIFEST)
-    unknown = manifest.body.get("unknown_fields") or {}
+    unknown = manifest.body.unknown_fields
     if not unknown:
         return Outcome(Status.PASS, 0, 0, "no unknown fields")
     ranked = sorted(unknown.items(), key=lambda kv: (-int(kv[1]), kv[0]))

@@ -11,20 +11,21 @@ from typing import Any
 from sqlalchemy import text
 
 from services.quality.checks.base import CheckContext
+from shared.contracts import ControlTotals, EntityCounts, Manifest, read_manifest
 
 
 @dataclass(frozen=True)
 class PartitionManifest:
     run_id: str          # the run that landed it (not always the run being judged)
-    body: dict[str, Any]
+    body: Manifest
 
     @property
-    def counts(self) -> dict[str, dict[str, int]]:
-        return self.body.get("counts") or {}
+    def counts(self) -> dict[str, EntityCounts]:
+        return self.body.counts
 
     @property
-    def control_totals(self) -> dict[str, Any] | None:
-        return self.body.get("control_totals")
+    def control_totals(self) -> ControlTotals | None:
+        return self.body.control_totals
 
 
 def partition_manifest(ctx: CheckContext) -> PartitionManifest | None:
@@ -32,7 +33,8 @@ def partition_manifest(ctx: CheckContext) -> PartitionManifest | None:
 
     The judged run's own manifest when it wrote one; otherwise (a replay run, or an ingest
     that did not finish) the newest manifest of the partition, because that is the data
-    the warehouse was last loaded from.
+    the warehouse was last loaded from. Read through its contract: a manifest of a major
+    version this code does not understand makes the check error, saying so.
     """
     row = ctx.conn.execute(
         text("select run_id, manifest from ops.manifest "
@@ -40,7 +42,7 @@ def partition_manifest(ctx: CheckContext) -> PartitionManifest | None:
              "order by (run_id = cast(:run_id as uuid)) desc, created_at desc limit 1"),
         ctx.params(),
     ).first()
-    return PartitionManifest(str(row.run_id), row.manifest) if row else None
+    return PartitionManifest(str(row.run_id), read_manifest(row.manifest)) if row else None
 
 
 def step_states(ctx: CheckContext) -> dict[str, dict[str, Any]]:

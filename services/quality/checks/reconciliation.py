@@ -32,6 +32,7 @@ from services.quality.checks.partition import (
     rejected_order_lines,
     step_states,
 )
+from shared.contracts import ControlTotals, EntityCounts
 
 CENT = Decimal("0.01")
 NO_MANIFEST = "no manifest for this partition: ingestion never landed it"
@@ -47,13 +48,14 @@ def _warehouse_lines(ctx: CheckContext) -> dict[str, Any]:
     return dict(row)
 
 
-def _sides(ctx: CheckContext) -> tuple[PartitionManifest, dict, dict, dict] | Outcome:
+def _sides(ctx: CheckContext
+           ) -> tuple[PartitionManifest, ControlTotals, dict, dict] | Outcome:
     """The three sides of the equation, or an `error` outcome saying which is missing."""
     manifest = partition_manifest(ctx)
     if manifest is None:
         return Outcome(Status.ERROR, None, 0, NO_MANIFEST)
     control = manifest.control_totals
-    if not control or control.get("line_count") is None or control.get("amount") is None:
+    if not control or control.line_count is None or control.amount is None:
         return Outcome(Status.ERROR, None, 0,
                        f"the manifest of run {manifest.run_id} carries no control totals")
     return manifest, control, _warehouse_lines(ctx), rejected_order_lines(ctx, manifest.run_id)
@@ -70,7 +72,7 @@ def reconcile_line_count(ctx: CheckContext) -> Outcome:
     if isinstance(sides, Outcome):
         return sides
     manifest, control, warehouse, rejected = sides
-    expected = int(control["line_count"])
+    expected = int(control.line_count or 0)
     got = int(warehouse["lines"]) + int(rejected["lines"])
     diff = got - expected
     breakdown = [{"warehouse_lines": warehouse["lines"], "rejected_lines": rejected["lines"],
@@ -93,10 +95,10 @@ def reconcile_amount(ctx: CheckContext) -> Outcome:
     if isinstance(sides, Outcome):
         return sides
     manifest, control, warehouse, rejected = sides
-    expected = Decimal(str(control["amount"])).quantize(CENT)
+    expected = Decimal(str(control.amount)).quantize(CENT)
     got = (Decimal(warehouse["amount"]) + Decimal(rejected["amount"])).quantize(CENT)
     diff = got - expected
-    currency = control.get("currency", "")
+    currency = control.currency or ""
     message = (f"{warehouse['amount']} in the warehouse + {rejected['amount']} rejected = "
                f"{got} {currency}; the retailer reports {expected} {currency}")
     if diff == 0:
@@ -119,25 +121,25 @@ def _manifest_mismatches(ctx: CheckContext, manifest: PartitionManifest) -> list
     problems: list[dict] = []
     counts = manifest.counts
     for entity, c in sorted(counts.items()):
-        received, normalized, rejected = (int(c.get(k, 0)) for k in
-                                          ("received", "normalized", "rejected"))
+        received, normalized, rejected = c.received, c.normalized, c.rejected
         if received != normalized + rejected:
             problems.append({"entity": entity, "rule": "received = normalized + rejected",
                              "received": received, "normalized": normalized,
                              "rejected": rejected})
     silver: dict[str, int] = {}
     rejected_objects = 0
-    for obj in manifest.body.get("objects") or []:
-        if obj.get("kind") == "silver":
-            silver[obj["entity"]] = silver.get(obj["entity"], 0) + int(obj.get("records", 0))
-        elif obj.get("kind") == "rejected":
-            rejected_objects += int(obj.get("records", 0))
+    for obj in manifest.body.objects:
+        if obj.kind == "silver" and obj.entity is not None:
+            silver[obj.entity] = silver.get(obj.entity, 0) + (obj.records or 0)
+        elif obj.kind == "rejected":
+            rejected_objects += obj.records or 0
+    none = EntityCounts()
     for entity in sorted(set(silver) | set(counts)):
-        normalized = int(counts.get(entity, {}).get("normalized", 0))
+        normalized = counts.get(entity, none).normalized
         if silver.get(entity, 0) != normalized:
             problems.append({"entity": entity, "rule": "silver object records = normalized",
                              "silver_records": silver.get(entity, 0), "normalized": normalized})
-    total_rejected = sum(int(c.get("rejected", 0)) for c in counts.values())
+    total_rejected = sum(c.rejected for c in counts.values())
     if rejected_objects != total_rejected:
         problems.append({"entity": "*", "rule": "rejected object records = rejected",
                          "rejected_records": rejected_objects, "rejected": total_rejected})
@@ -147,8 +149,8 @@ def _manifest_mismatches(ctx: CheckContext, manifest: PartitionManifest) -> list
              "and run_date = :run_date group by entity"),
         {**ctx.params(), "manifest_run": manifest.run_id},
     ).all())
-    for entity in sorted(set(stored) | {e for e, c in counts.items() if c.get("rejected")}):
-        expected = int(counts.get(entity, {}).get("rejected", 0))
+    for entity in sorted(set(stored) | {e for e, c in counts.items() if c.rejected}):
+        expected = counts.get(entity, none).rejected
         if stored.get(entity, 0) != expected:
             problems.append({"entity": entity, "rule": "ops.rejected_record rows = rejected",
                              "stored_rows": stored.get(entity, 0), "rejected": expected})
@@ -196,7 +198,7 @@ def order_lines_load_accounted(ctx: CheckContext) -> Outcome:
     if not {"inserted", "updated", "unchanged"} <= set(loaded):
         return Outcome(Status.ERROR, None, 0,
                        "the transform step's counts carry no fact_sales inserted/updated/unchanged")
-    silver = int(manifest.counts.get("order_lines", {}).get("normalized", 0))
+    silver = manifest.counts.get("order_lines", EntityCounts()).normalized
     distinct = sum(int(loaded[k]) for k in ("inserted", "updated", "unchanged"))
     # What the load says it read and dropped (transform counts "staged"); without it, the
     # duplicates are whatever the equation leaves, and only their size can be judged.
