@@ -221,7 +221,7 @@ def _load_one(args: tuple[str, str]) -> dict[str, Any]:
     run_id, retailer_id = args
     started = time.perf_counter()
     result = load_partition(run_id, retailer_id, BENCH_DAY, send=False)
-    assert result is not None
+    assert result.status == "succeeded", result.error
     return {"wall": time.perf_counter() - started, **result.counts}
 
 

@@ -3,11 +3,13 @@
 Step times use clock_timestamp(), not now(): a task may claim and complete its step in
 one transaction, and now() would give both the transaction's start.
 
-A run covers one date. It has one `ingest` and one `transform` step per retailer and one
-run-wide `quality` step (retailer_id '*'). Steps move pending -> queued -> running ->
-succeeded | failed | dead. Hand-overs happen under a row lock on the run, so the next stage
-starts exactly once however many workers finish at the same moment; messages are sent only
-after the state that asks for them is committed (at-least-once into idempotent tasks).
+A run covers one date. Its steps are the stage table's (`shared/stages.py`): one `ingest`
+and one `transform` step per retailer and one run-wide `quality` step (retailer_id '*').
+Steps move pending -> queued -> running -> succeeded | failed | dead | skipped, and
+`hand_over` is the one place that decides what runs after a step ended. Hand-overs happen
+under a row lock on the run, so the next stage starts exactly once however many workers
+finish at the same moment; messages are sent only after the state that asks for them is
+committed (at-least-once into idempotent tasks).
 """
 
 from __future__ import annotations
@@ -23,17 +25,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from shared import stages
+from shared.contracts import StepPayload
+from shared.stages import RUN_WIDE, VERDICT
+
 ACTIVE_RUN_STATUSES = ("queued", "running")
 FINAL_RUN_STATUSES = ("succeeded", "succeeded_with_warnings", "failed", "canceled")
 TERMINAL_STEP_STATUSES = ("succeeded", "failed", "dead", "skipped")
-RUN_WIDE = "*"
-
-# Which task runs which step; tasks are sent by name only.
-STEP_TASKS = {
-    "ingest": "ingestion.ingest_partition",
-    "transform": "transformation.load_partition",
-    "quality": "quality.run_checks",
-}
 
 
 class ActiveRunExists(Exception):
@@ -53,10 +51,14 @@ class StepRef:
     run_date: dt.date
 
     def task_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"run_id": self.run_id, "run_date": self.run_date.isoformat()}
-        if self.retailer_id != RUN_WIDE:
-            kwargs["retailer_id"] = self.retailer_id
-        return kwargs
+        """The kwargs of the step's task message (the `StepPayload` contract)."""
+        return StepPayload(run_id=self.run_id, run_date=self.run_date,
+                           retailer_id=None if self.retailer_id == RUN_WIDE
+                           else self.retailer_id).to_kwargs()
+
+    @classmethod
+    def from_payload(cls, step: str, payload: StepPayload) -> StepRef:
+        return cls(payload.run_id, step, payload.retailer_id or RUN_WIDE, payload.run_date)
 
 
 def _json(value: Any) -> str:
@@ -68,7 +70,8 @@ def create_run(conn: Connection, run_date: dt.date, retailers: Sequence[str], *,
                backfill_id: str | None = None, max_attempts: int = 3) -> str:
     """Create a run with all its steps (pending). Raises ActiveRunExists for a busy date.
 
-    For `kind="replay"` there are no ingest steps: transformation re-reads stored silver.
+    Which steps: the stage table's (`shared.stages`), from the kind's first step; for
+    `kind="replay"` there are no ingest steps: transformation re-reads stored silver.
     """
     run_id = str(uuid.uuid4())
     try:
@@ -82,10 +85,10 @@ def create_run(conn: Connection, run_date: dt.date, retailers: Sequence[str], *,
     except IntegrityError:
         active = active_run_for_date(conn, run_date)
         raise ActiveRunExists(run_date, active) from None
-    steps = ["transform"] if kind == "replay" else ["ingest", "transform"]
     rows = [{"r": run_id, "s": s, "ret": ret, "d": run_date, "m": max_attempts}
-            for s in steps for ret in retailers]
-    rows.append({"r": run_id, "s": "quality", "ret": RUN_WIDE, "d": run_date, "m": max_attempts})
+            for ret in retailers for s in stages.partition_steps(ret, kind)]
+    rows += [{"r": run_id, "s": s, "ret": RUN_WIDE, "d": run_date, "m": max_attempts}
+             for s in stages.run_wide_steps()]
     conn.execute(
         text("insert into ops.run_step (run_id, step, retailer_id, run_date, max_attempts) "
              "values (:r, :s, :ret, :d, :m)"),
@@ -122,7 +125,7 @@ def send_steps(steps: Iterable[StepRef], celery_app=None) -> None:
     if celery_app is None:
         from shared.celery_app import celery_app
     for s in steps:
-        celery_app.send_task(STEP_TASKS[s.step], kwargs=s.task_kwargs())
+        celery_app.send_task(stages.stage_of(s.step, s.retailer_id).task, kwargs=s.task_kwargs())
 
 
 def claim_step(conn: Connection, ref: StepRef, *, lease_seconds: int,
@@ -151,16 +154,23 @@ def claim_step(conn: Connection, ref: StepRef, *, lease_seconds: int,
     return row is not None
 
 
-def heartbeat(conn: Connection, ref: StepRef, progress: dict[str, Any], *,
-              lease_seconds: int) -> None:
-    """Extend the lease and record progress (pages, records so far)."""
-    conn.execute(
-        text("update ops.run_step set progress = cast(:p as jsonb), updated_at = now(), "
-             "lease_expires_at = now() + make_interval(secs => :lease) "
-             "where run_id = :r and step = :s and retailer_id = :ret and status = 'running'"),
-        {"p": _json(progress), "lease": lease_seconds, "r": ref.run_id, "s": ref.step,
-         "ret": ref.retailer_id},
-    )
+def heartbeat(conn: Connection, ref: StepRef, progress: dict[str, Any] | None, *,
+              lease_seconds: float, task_id: str | None = None) -> bool:
+    """Extend the lease and record progress (pages, records so far; None keeps it).
+
+    Given a `task_id`, only that holder extends it: a worker whose lease ran out and whose
+    step was taken over by another task must not keep the new holder's lease alive. Returns
+    False when the step is no longer running (under `task_id`).
+    """
+    row = conn.execute(
+        text("update ops.run_step set progress = coalesce(cast(:p as jsonb), progress), "
+             "updated_at = now(), lease_expires_at = now() + make_interval(secs => :lease) "
+             "where run_id = :r and step = :s and retailer_id = :ret and status = 'running' "
+             "and (cast(:t as text) is null or task_id = :t) returning 1"),
+        {"p": None if progress is None else _json(progress), "lease": lease_seconds,
+         "r": ref.run_id, "s": ref.step, "ret": ref.retailer_id, "t": task_id},
+    ).first()
+    return row is not None
 
 
 def complete_step(conn: Connection, ref: StepRef, counts: dict[str, Any]) -> None:
@@ -193,23 +203,24 @@ def fail_step(conn: Connection, ref: StepRef, error: str, *, detail: dict | None
     return row[0] if row else "missing"
 
 
-def skip_downstream(conn: Connection, ref: StepRef) -> None:
-    """An ingest step that ended without data: its transform step has nothing to do."""
-    conn.execute(
+def skip_step(conn: Connection, ref: StepRef, reason: str) -> bool:
+    """A step that has nothing to do (its partition's earlier step ended without data)."""
+    row = conn.execute(
         text("update ops.run_step set status = 'skipped', finished_at = clock_timestamp(), "
-             "error = 'ingest did not complete', updated_at = now() "
-             "where run_id = :r and step = 'transform' and retailer_id = :ret "
-             "and status in ('pending', 'queued')"),
-        {"r": ref.run_id, "ret": ref.retailer_id},
-    )
+             "error = :e, updated_at = now() "
+             "where run_id = :r and step = :s and retailer_id = :ret "
+             "and status in ('pending', 'queued') returning 1"),
+        {"e": reason, "r": ref.run_id, "s": ref.step, "ret": ref.retailer_id},
+    ).first()
+    return row is not None
 
 
-def hand_over_to_quality(conn: Connection, run_id: str) -> StepRef | None:
-    """If every ingest/transform step of the run has ended, queue the quality step.
+def queue_run_wide(conn: Connection, run_id: str, step: str) -> StepRef | None:
+    """If every partition step of the run has ended, queue its run-wide `step`.
 
-    Runs under a row lock on the run, and the quality step moves pending -> queued in
-    the same statement, so exactly one caller gets the StepRef back; it sends the task
-    after its transaction commits.
+    Runs under a row lock on the run, and the step moves pending -> queued in the same
+    statement, so exactly one caller gets the StepRef back; it sends the task after its
+    transaction commits.
     """
     run = conn.execute(
         text("select run_date, status from ops.run where run_id = :r for update"), {"r": run_id}
@@ -217,20 +228,64 @@ def hand_over_to_quality(conn: Connection, run_id: str) -> StepRef | None:
     if run is None or run.status not in ACTIVE_RUN_STATUSES:
         return None
     open_steps = conn.execute(
-        text("select count(*) from ops.run_step where run_id = :r and step <> 'quality' "
+        text("select count(*) from ops.run_step where run_id = :r and retailer_id <> :w "
              "and status not in ('succeeded', 'failed', 'dead', 'skipped')"),
-        {"r": run_id},
+        {"r": run_id, "w": RUN_WIDE},
     ).scalar_one()
     if open_steps:
         return None
     row = conn.execute(
         text("update ops.run_step set status = 'queued', queued_at = now(), updated_at = now() "
-             "where run_id = :r and step = 'quality' and status = 'pending' returning run_date"),
-        {"r": run_id},
+             "where run_id = :r and step = :s and retailer_id = :w and status = 'pending' "
+             "returning run_date"),
+        {"r": run_id, "s": step, "w": RUN_WIDE},
     ).first()
     if row is None:
         return None
-    return StepRef(run_id, "quality", RUN_WIDE, row.run_date)
+    return StepRef(run_id, step, RUN_WIDE, row.run_date)
+
+
+def fail_run(conn: Connection, run_id: str, error: str) -> None:
+    """End an active run `failed` (its verdict step gave up); a canceled run stays so."""
+    status = conn.execute(
+        text("select status from ops.run where run_id = :r for update"), {"r": run_id}
+    ).scalar()
+    if status in ACTIVE_RUN_STATUSES:
+        finish_run(conn, run_id, "failed", error[:4000])
+
+
+def hand_over(conn: Connection, ref: StepRef, status: str, error: str | None = None
+              ) -> list[StepRef]:
+    """What runs after a step that ended with `status`, as the stage table says.
+
+    Call in the transaction that records the step's end; send the returned steps after it
+    commits. Succeeded: the same retailer's next step is queued, or the run-wide next step
+    once every partition has ended. Failed or dead: the partition's later steps are skipped
+    (they have nothing to work on) and the run moves on to its run-wide step, so it still
+    reaches a verdict. The last stage's own work sets the verdict; when it gives up the run
+    ends `failed`.
+    """
+    stage = stages.stage_of(ref.step, ref.retailer_id)
+    if status not in ("succeeded", "failed", "dead"):
+        return []
+    if stage.then == VERDICT:
+        if status != "succeeded":
+            fail_run(conn, ref.run_id, f"{ref.step} step {status}: {error or 'no verdict'}")
+        return []
+    nxt = stages.stage_of(stage.then, ref.retailer_id)
+    if status != "succeeded":
+        while not nxt.run_wide:
+            skip_step(conn, StepRef(ref.run_id, nxt.step, ref.retailer_id, ref.run_date),
+                      f"{ref.step} did not complete")
+            if nxt.then == VERDICT:
+                return []
+            nxt = stages.stage_of(nxt.then, ref.retailer_id)
+    if nxt.run_wide:
+        queued = queue_run_wide(conn, ref.run_id, nxt.step)
+        return [queued] if queued else []
+    following = StepRef(ref.run_id, nxt.step, ref.retailer_id, ref.run_date)
+    mark_queued(conn, [following])
+    return [following]
 
 
 def finish_run(conn: Connection, run_id: str, status: str, error: str | None = None) -> None:
@@ -267,7 +322,8 @@ def sweep(conn: Connection, *, stale_queued_seconds: int) -> list[StepRef]:
              "|| ' attempts)' "
              "where ((status = 'running' and lease_expires_at < now()) "
              "   or (status = 'queued' and queued_at < now() - make_interval(secs => :q))) "
-             "and attempts >= max_attempts returning run_id"),
+             "and attempts >= max_attempts "
+             "returning run_id, step, retailer_id, run_date, error"),
         {"q": stale_queued_seconds},
     ).all()
     rows = conn.execute(
@@ -284,21 +340,14 @@ def sweep(conn: Connection, *, stale_queued_seconds: int) -> list[StepRef]:
     pending = conn.execute(
         text("update ops.run_step s set status = 'queued', queued_at = now(), updated_at = now() "
              "from ops.run r where r.run_id = s.run_id and r.status = 'running' "
-             "and s.status = 'pending' and s.attempts > 0 and s.step <> 'quality' "
+             "and s.status = 'pending' and s.attempts > 0 "
              "and s.updated_at < now() - make_interval(secs => :q) "
              "returning s.run_id, s.step, s.retailer_id, s.run_date"),
         {"q": stale_queued_seconds},
     ).all()
     refs = [StepRef(str(r.run_id), r.step, r.retailer_id, r.run_date) for r in [*rows, *pending]]
-    for run_id in {str(r[0]) for r in dead}:
-        ref = hand_over_to_quality(conn, run_id)
-        if ref:
-            refs.append(ref)
-    # A run whose verdict step itself is dead can never get a verdict: it has failed.
-    conn.execute(
-        text("update ops.run r set status = 'failed', finished_at = clock_timestamp(), "
-             "updated_at = now(), "
-             "error = 'quality step dead: ' || coalesce(s.error, 'no verdict') "
-             "from ops.run_step s where s.run_id = r.run_id and s.step = 'quality' "
-             "and s.status in ('dead', 'failed') and r.status in ('queued', 'running')"))
+    # A dead-lettered step hands over like any step that ended dead (the stage table).
+    for r in dead:
+        refs += hand_over(conn, StepRef(str(r.run_id), r.step, r.retailer_id, r.run_date),
+                          "dead", r.error)
     return refs

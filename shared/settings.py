@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changethis", "change-me", "changeme", ""}
@@ -121,10 +121,6 @@ class IngestionSettings(BaseSettings):
     upload_chunk_bytes: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024)
     # Pages fetched ahead while the previous one is normalized and written.
     prefetch_pages: int = Field(2, ge=0, le=16)
-    # Progress (and the step's lease) is written at most this often.
-    heartbeat_seconds: float = Field(2.0, gt=0)
-    # First delay of the Celery retry of a failed attempt (doubled each attempt, jittered).
-    task_retry_delay_seconds: float = Field(5.0, ge=0)
     worker_concurrency: int = 3
 
 
@@ -143,8 +139,6 @@ class TransformationSettings(BaseSettings):
     copy_chunk_bytes: int = Field(1024 * 1024, ge=64 * 1024)
     # Check each object's size and sha256 against the manifest before loading it.
     verify_checksums: bool = True
-    # First delay of the Celery retry of a failed load (doubled each attempt, jittered).
-    task_retry_delay_seconds: float = Field(5.0, ge=0)
     # How long `replay(..., wait=True)` waits for the replay run's loads.
     replay_wait_seconds: float = Field(3600.0, gt=0)
 
@@ -195,13 +189,24 @@ class Settings(BaseSettings):
     bi_reader_password: SecretStr | None = None
     log_format: Literal["json", "console"] = "console"
     log_level: str = "INFO"
-    # One number for "how long may a task be invisible/unacknowledged": Redis' visibility
-    # timeout and the ops lease both derive from it, so a lease never runs out before
-    # Redis would re-deliver, nor the other way round.
-    task_visibility_timeout_seconds: int = 3600
-    step_lease_seconds: int = 900
+    # How long Redis keeps a taken, unacknowledged message before it re-delivers it (with
+    # the same task id, which may take over its step). Longer than any step runs and than
+    # the longest retry countdown (600 s), so a live worker's message is never re-delivered;
+    # a dead worker's step is re-sent by the sweeper long before, when its lease runs out.
+    task_visibility_timeout_seconds: int = Field(3600, ge=900)
+    # A running step's lease: the sweeper re-sends the step once it has run out. The worker
+    # extends it every STEP_HEARTBEAT_SECONDS from a background thread, so it runs out only
+    # when the worker is gone: a killed worker's step is back to work within about
+    # lease + SWEEPER_INTERVAL_SECONDS.
+    step_lease_seconds: int = Field(45, ge=1)
+    step_heartbeat_seconds: float = Field(3.0, gt=0)
     step_max_attempts: int = Field(3, ge=1)
-    sweeper_interval_seconds: int = 60
+    # First delay of the retry of a failed attempt (doubled each attempt, jittered).
+    step_retry_delay_seconds: float = Field(5.0, ge=0)
+    # A step queued (or waiting for its retry) longer than this counts as a lost message and
+    # is sent again (a duplicate message finds its step taken and does nothing).
+    step_queued_timeout_seconds: int = Field(120, ge=1)
+    sweeper_interval_seconds: float = Field(10.0, gt=0)
     schedule_hour_utc: int = Field(2, ge=0, le=23)
     schedule_minute: int = Field(0, ge=0, le=59)
     flower_port: int = 5555
@@ -217,6 +222,15 @@ class Settings(BaseSettings):
     _check = field_validator("pipeline_api_token")(
         lambda v: _reject_placeholder(v, "PIPELINE_API_TOKEN")
     )
+
+    @model_validator(mode="after")
+    def _lease_outlives_heartbeats(self) -> Settings:
+        # A live worker's lease must survive a missed beat or two (a slow database, a
+        # garbage collection pause): never let it run out between two beats.
+        if self.step_lease_seconds <= 2 * self.step_heartbeat_seconds:
+            raise ValueError("STEP_LEASE_SECONDS must be more than twice "
+                             "STEP_HEARTBEAT_SECONDS, or a live worker could lose its step")
+        return self
 
     @property
     def retailer_ids(self) -> tuple[str, ...]:

@@ -1,8 +1,9 @@
 """The sweeper: re-send lost or abandoned steps, dead-letter the hopeless ones.
 
 Runs from Celery beat every SWEEPER_INTERVAL_SECONDS (task `ingestion.sweep`) and from
-`retail sweep`. All decisions are taken in SQL under row locks (`shared.ops.sweep`);
-messages go out only after that transaction commits.
+`retail sweep`. All decisions are taken in SQL under row locks (`shared.ops.sweep`), and a
+dead-lettered step hands over as the stage table says (`shared.ops.hand_over`); messages go
+out only after that transaction commits.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ log = logging.getLogger(__name__)
 
 
 def sweep_once(settings: Settings | None = None, celery_app=None) -> list[ops.StepRef]:
-    """One pass. A step queued longer than a lease counts as lost.
+    """One pass. A step queued longer than STEP_QUEUED_TIMEOUT_SECONDS counts as lost.
 
     Returns:
         The steps re-sent (including quality steps of runs that can now get a verdict).
     """
     s = settings or get_settings()
     with transaction() as conn:
-        refs = ops.sweep(conn, stale_queued_seconds=s.step_lease_seconds)
+        refs = ops.sweep(conn, stale_queued_seconds=s.step_queued_timeout_seconds)
     ops.send_steps(refs, celery_app)
     for ref in refs:
         log.warning("re-sent %s step of %s", ref.step, ref.retailer_id,

@@ -1,45 +1,22 @@
 """Celery tasks of the ingestion service (queue `ingestion`). Thin: logic lives in
-`step.py` and `runs.py`.
+`step.py` (run by the step runner, `shared/steps.py`) and `runs.py`.
 
 Worker: `celery -A services.ingestion.tasks:celery_app worker -Q ingestion`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import random
-
 from services.ingestion import runs, sweeper
-from services.ingestion.step import Outcome, ingest_step
+from services.ingestion.step import PERMANENT_ERRORS, ingest
 from shared.celery_app import celery_app
-from shared.ops import StepRef
-from shared.settings import get_settings
+from shared.steps import step_task
 
 __all__ = ["advance_backfills", "celery_app", "ingest_partition", "run_yesterday",
            "sweep"]
 
-
-def retry_countdown(retries: int) -> float:
-    """Seconds before attempt `retries + 2`: doubling from the configured first delay, with
-    jitter, capped at ten minutes."""
-    base = get_settings().ingestion.task_retry_delay_seconds
-    delay = min(600.0, base * 2 ** retries)
-    return delay / 2 + random.uniform(0, delay / 2)
-
-
-@celery_app.task(name="ingestion.ingest_partition", bind=True, acks_late=True,
-                 max_retries=None)
-def ingest_partition(self, run_id: str, retailer_id: str, run_date: str) -> str:
-    """Fetch, normalize and land one retailer's day, then send its transformation task.
-
-    Retries (bounded by the step's max_attempts in ops.run_step) when an attempt fails
-    for another reason than the retailer being down past its budget.
-    """
-    ref = StepRef(run_id, "ingest", retailer_id, dt.date.fromisoformat(run_date))
-    outcome = ingest_step(ref, task_id=self.request.id)
-    if outcome is Outcome.RETRY:
-        raise self.retry(countdown=retry_countdown(self.request.retries))
-    return outcome.value
+# Fetch, normalize and land one retailer's day, then send its transformation task.
+ingest_partition = step_task(celery_app, "ingestion.ingest_partition",
+                             permanent=PERMANENT_ERRORS)(ingest)
 
 
 @celery_app.task(name="ingestion.advance_backfills", acks_late=True)

@@ -28,6 +28,7 @@ from services.quality.judge import validate_recheck
 from services.quality.store import sync_definitions
 from shared.api_auth import require_pipeline_token
 from shared.celery_app import celery_app
+from shared.contracts import DatePayload
 from shared.db import get_engine, transaction
 from shared.logging import configure_logging
 from shared.ops import RUN_WIDE
@@ -138,9 +139,8 @@ def run_checks(body: CheckRunRequest, conn: Connection = Depends(connection)) ->
     retailers = [r.value for r in body.retailers] if body.retailers else None
     # Refuse now what the task would refuse later: the caller learns it in this answer.
     run_id, targets = validate_recheck(conn, body.date, retailers)
-    task = celery_app.send_task("quality.check_date",
-                                kwargs={"run_date": body.date.isoformat(),
-                                        "retailers": retailers})
+    task = celery_app.send_task("quality.check_date", kwargs=DatePayload(
+        run_date=body.date, retailers=retailers).to_kwargs())
     return {"task_id": task.id, "run_id": run_id, "run_date": body.date.isoformat(),
             "retailers": targets, "results": f"/results?run_id={run_id}"}
 

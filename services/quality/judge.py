@@ -1,8 +1,10 @@
-"""Judging a run: claim the quality step, evaluate, store, complete the step, set the verdict.
+"""Judging a run (what the quality step does): evaluate, store, finish the step, set the
+verdict; and re-checking a date.
 
-The task functions in tasks.py only call these. Results, the step's completion and the
-run's final status are written in one transaction, so a worker killed half-way leaves the
-step running (the sweeper re-sends it) and never a verdict without its results.
+Results, the step's completion and the run's final status are written in one transaction,
+so a worker killed half-way leaves the step running (the sweeper re-sends it) and never a
+verdict without its results. Claim, lease, retries and the run's end when the step gives
+up are the step runner's (`shared/steps.py`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -22,16 +25,9 @@ from services.quality.store import store_results, sync_definitions
 from services.quality.verdict import Verdict, stored_verdict, tally
 from shared.db import get_engine, transaction
 from shared.logging import bind
-from shared.ops import (
-    ACTIVE_RUN_STATUSES,
-    RUN_WIDE,
-    StepRef,
-    claim_step,
-    complete_step,
-    fail_step,
-    finish_run,
-)
+from shared.ops import ACTIVE_RUN_STATUSES, RUN_WIDE, StepRef, finish_run
 from shared.settings import get_settings
+from shared.steps import StepContext, run_step
 
 log = logging.getLogger(__name__)
 
@@ -52,59 +48,51 @@ def _set_verdict(conn: Connection, run_id: str) -> Verdict:
     return verdict
 
 
-def judge_run(run_id: str, run_date: dt.date, *, task_id: str | None = None,
-              engine: Engine | None = None, registry: CheckRegistry = REGISTRY,
-              now: dt.datetime | None = None) -> dict[str, Any]:
+def judge(step: StepContext, *, registry: CheckRegistry = REGISTRY,
+          now: dt.datetime | None = None) -> dict[str, Any]:
     """The quality step of a run: every check for each of its retailers, then the verdict.
 
     Returns:
-        {"run_id", "status", "counts", "reasons"}, or {"run_id", "skipped": True} when the
-        step already ended (a duplicate delivery).
+        {"run_id", "status", "counts", "reasons"}.
     """
-    settings = get_settings()
-    ref = StepRef(run_id, "quality", RUN_WIDE, run_date)
-    with bind(run_id=run_id), transaction(engine) as conn:
-        if not claim_step(conn, ref, lease_seconds=settings.step_lease_seconds,
-                          task_id=task_id):
-            log.info("quality step of run %s already ended; nothing to do", run_id)
-            return {"run_id": run_id, "skipped": True}
+    run_id, engine = step.ref.run_id, step.engine
+    with transaction(engine) as conn:
         sync_definitions(conn, registry)
-    with bind(run_id=run_id), transaction(engine) as conn:
+    with transaction(engine) as conn:
         run = conn.execute(
             text("select run_date, retailers from ops.run where run_id = :r"),
             {"r": run_id},
         ).one()
-        results = evaluate_every_check(engine or get_engine(), conn, registry,
+        results = evaluate_every_check(engine, conn, registry,
                                        run_id=run_id, run_date=run.run_date,
-                                       retailers=run.retailers, settings=settings.quality,
+                                       retailers=run.retailers, settings=step.settings.quality,
                                        now=_now(now))
         store_results(conn, run_id, run.run_date, results)
         counts = tally(results)
-        complete_step(conn, ref, counts)
+        step.finish(conn, counts)
         verdict = _set_verdict(conn, run_id)
     log.info("run %s judged %s (%s)", run_id, verdict.status, counts)
     return {"run_id": run_id, "status": verdict.status, "counts": counts,
             "reasons": verdict.reasons}
 
 
-def record_failure(run_id: str, run_date: dt.date, error: BaseException, *,
-                   retryable: bool = True, engine: Engine | None = None) -> str:
-    """Record a failed attempt of the quality step. Returns the step's new status.
+def judge_run(run_id: str, run_date: dt.date, *, task_id: str | None = None,
+              engine: Engine | None = None, registry: CheckRegistry = REGISTRY,
+              now: dt.datetime | None = None) -> dict[str, Any]:
+    """Judge a run in this process, through the step runner as the task does.
 
-    When no attempt is left (`dead`) or retrying cannot help (`failed`), the run ends
-    `failed` here: nobody else would give it a verdict.
+    Returns:
+        `judge`'s answer; {"run_id", "skipped": True} when the step already ended (a
+        duplicate delivery); {"run_id", "step": status, "error"} when the attempt failed.
     """
     ref = StepRef(run_id, "quality", RUN_WIDE, run_date)
-    message = f"{type(error).__name__}: {error}"
-    with transaction(engine) as conn:
-        status = fail_step(conn, ref, message, retryable=retryable)
-        if status in ("dead", "failed"):
-            run_status = conn.execute(
-                text("select status from ops.run where run_id = :r for update"), {"r": run_id}
-            ).scalar()
-            if run_status not in (None, "canceled"):
-                finish_run(conn, run_id, "failed", f"quality step {status}: {message}"[:4000])
-    return status
+    result = run_step(ref, partial(judge, registry=registry, now=now), task_id=task_id,
+                      engine=engine)
+    if result.status == "skipped":
+        return {"run_id": run_id, "skipped": True}
+    if result.status != "succeeded":
+        return {"run_id": run_id, "step": result.status, "error": result.error}
+    return dict(result.value)
 
 
 def latest_run_of_date(conn: Connection, run_date: dt.date) -> Any:

@@ -5,57 +5,32 @@ Worker: `celery -A services.quality.tasks:celery_app worker -Q quality`.
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
 from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from services.quality.judge import judge_run, recheck_date, record_failure
+from services.quality.judge import judge, recheck_date
 from shared.celery_app import celery_app
+from shared.contracts import DatePayload
 from shared.settings import get_settings
-
-log = logging.getLogger(__name__)
+from shared.steps import retry_countdown, step_task
 
 # A database that went away is worth another attempt; anything else would fail again.
 RETRYABLE = (OperationalError, InterfaceError)
-MAX_RETRIES = get_settings().step_max_attempts
+
+# Judge a run: evaluate every check, store the results, set the run's final status.
+run_checks = step_task(celery_app, "quality.run_checks", transient=RETRYABLE)(judge)
 
 
-class StepGaveUp(Exception):
-    """The quality step is dead or failed; the run already carries the verdict `failed`."""
-
-
-@celery_app.task(name="quality.run_checks", bind=True, acks_late=True,
-                 autoretry_for=RETRYABLE, retry_backoff=True, retry_jitter=True,
-                 max_retries=MAX_RETRIES)
-def run_checks(self, run_id: str, run_date: str) -> dict[str, Any]:
-    """Judge a run: evaluate every check, store the results, set the run's final status."""
-    date = dt.date.fromisoformat(run_date)
-    try:
-        return judge_run(run_id, date, task_id=self.request.id)
-    except RETRYABLE as exc:
-        _record(run_id, date, exc, retryable=True)
-        raise  # autoretry_for re-sends it with backoff
-    except Exception as exc:
-        _record(run_id, date, exc, retryable=False)
-        raise StepGaveUp(f"quality step of run {run_id} failed: {exc}") from exc
-
-
-def _record(run_id: str, date: dt.date, exc: Exception, *, retryable: bool) -> None:
-    try:
-        status = record_failure(run_id, date, exc, retryable=retryable)
-    except RETRYABLE:
-        # The database is still away; the step's lease runs out and the sweeper re-sends.
-        log.warning("could not record the failure of run %s's quality step", run_id)
-        return
-    if status != "pending":
-        raise StepGaveUp(f"quality step of run {run_id} is {status}: {exc}") from exc
-
-
-@celery_app.task(name="quality.check_date", bind=True, acks_late=True,
-                 autoretry_for=RETRYABLE, retry_backoff=True, retry_jitter=True,
-                 max_retries=MAX_RETRIES)
-def check_date(self, run_date: str, retailers: list[str] | None = None) -> dict[str, Any]:
+@celery_app.task(name="quality.check_date", bind=True, acks_late=True, max_retries=None)
+def check_date(self, **kwargs: Any) -> dict[str, Any]:
     """Re-run the checks of a date against its latest run and re-judge that run."""
-    return recheck_date(dt.date.fromisoformat(run_date), retailers)
+    payload = DatePayload.read(kwargs)
+    s = get_settings()
+    try:
+        return recheck_date(payload.run_date, payload.retailers)
+    except RETRYABLE as exc:
+        if self.request.retries + 1 >= s.step_max_attempts:
+            raise
+        raise self.retry(exc=exc, countdown=retry_countdown(
+            self.request.retries, s.step_retry_delay_seconds)) from exc

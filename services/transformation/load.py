@@ -1,11 +1,10 @@
-"""Load one partition (retailer, date): silver in S3 -> star schema -> marts, all or nothing.
+"""What the transform step does: silver in S3 -> star schema -> marts, all or nothing.
 
-`load_partition` claims the step, then runs the whole load in ONE transaction: staging,
-dimensions, facts, rejected records, the marts of every touched date and
-`ops.complete_step`. A failure rolls all of it back and is recorded with `fail_step`
-(retryable or not); the caller (the Celery task) retries. After the commit the run is
-handed over to quality when this was its last open partition (exactly once, under the
-run's row lock).
+`load` runs the whole load of a partition (retailer, date) in ONE transaction: staging,
+dimensions, facts, rejected records, the marts of every touched date and the step's
+`finish` (its success and the hand-over to quality when this was the run's last open
+partition, exactly once under the run's row lock). A failure rolls all of it back. Claim,
+lease, retries and failure records are the step runner's (`shared/steps.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -33,90 +32,64 @@ from services.transformation.scd2 import load_customers, load_products
 from services.transformation.staging import PartitionCorrupt, stage_partition
 from services.transformation.statistics import refresh_statistics
 from shared import ops
-from shared.logging import bind
+from shared.contracts import ContractError
 from shared.s3 import get_s3
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
+from shared.steps import StepContext, StepResult, run_step
 
 log = logging.getLogger(__name__)
 
-# Errors that loading the same objects again cannot fix.
+# Errors that loading the same objects again cannot fix (shared.steps.is_permanent).
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
-    PartitionNotFound, PartitionCorrupt, MissingFxRate, pg_errors.DataError,
+    PartitionNotFound, PartitionCorrupt, MissingFxRate, ContractError, pg_errors.DataError,
     pg_errors.IntegrityError, pg_errors.UndefinedTable, pg_errors.UndefinedColumn,
     pg_errors.SyntaxError,
 )
-
-
-class LoadFailed(Exception):
-    """A load attempt failed; `status` is the step's status after `fail_step`."""
-
-    def __init__(self, message: str, status: str, retryable: bool) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
-
-
-@dataclass
-class LoadResult:
-    run_id: str
-    retailer_id: str
-    run_date: dt.date
-    counts: dict[str, Any] = field(default_factory=dict)
-    quality_step: ops.StepRef | None = None
 
 
 def as_date(value: dt.date | str) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
+def load(step: StepContext, *, s3: Any = None) -> None:
+    """Load the step's partition and refresh its marts; finish the step in the same
+    transaction. Then analyze what it loaded, before the quality checks query it (the
+    runner sends quality's message only after this returns)."""
+    started = time.perf_counter()
+    counts = _load(step, s3 or get_s3())
+    try:
+        refresh_statistics(step.engine, counts)
+    except Exception:  # noqa: BLE001 - the load is committed; the hand-over must happen
+        log.warning("analyzing the loaded tables failed", exc_info=True)
+    log.info("partition loaded in %.1fs (+%.1fs marts), %.1fs in all", counts["seconds"],
+             counts["marts_seconds"], time.perf_counter() - started)
+
+
 def load_partition(run_id: str, retailer_id: str, run_date: dt.date | str, *,
                    engine: Engine | None = None, s3: Any = None,
                    settings: Settings | None = None, task_id: str | None = None,
-                   send: bool = True) -> LoadResult | None:
-    """Load one partition into the warehouse and refresh its marts.
+                   send: bool = True) -> StepResult:
+    """Run one transform step in this process, as the task does (tests, benchmarks).
 
     Args:
-        run_id, retailer_id, run_date: the transform step (`ops.run_step`) to do.
         engine: a psycopg 3 engine (default: `get_load_engine()`).
         s3: an S3 client (default: `get_s3()`).
-        task_id: the Celery task id, so a redelivered message may re-claim its step.
         send: send the quality task when this load hands the run over.
     Returns:
-        The counts recorded on the step, or None on a duplicate delivery (nothing done).
-    Raises:
-        LoadFailed: the attempt failed and was recorded; `status` says whether the step
-            will be retried (`pending`) or ended (`failed`, `dead`).
+        The step runner's result: `succeeded` with the counts, `skipped` for a duplicate
+        delivery, `retry` / `failed` / `dead` with the error.
     """
-    day = as_date(run_date)
-    ref = ops.StepRef(run_id, "transform", retailer_id, day)
-    settings = settings or get_settings()
-    engine = engine or get_load_engine()
-    with bind(run_id=run_id, retailer_id=retailer_id, run_date=day.isoformat()):
-        with engine.begin() as conn:
-            if not ops.claim_step(conn, ref, lease_seconds=settings.step_lease_seconds,
-                                  task_id=task_id):
-                log.info("transform step already done or held by a live worker: skipped")
-                return None
-        try:
-            counts = _load(engine, ref, s3 or get_s3(), settings)
-        except Exception as exc:
-            raise _record_failure(engine, ref, exc, send=send) from exc
-        result = LoadResult(run_id, retailer_id, day, counts)
-        try:
-            refresh_statistics(engine, counts)  # before the checks that query what it loaded
-        except Exception:  # noqa: BLE001 - the load is committed; the hand-over must happen
-            log.warning("analyzing the loaded tables failed", exc_info=True)
-        result.quality_step = hand_over(engine, run_id, send=send)
-        log.info("partition loaded in %.1fs (+%.1fs marts)", counts["seconds"],
-                 counts["marts_seconds"])
-        return result
+    ref = ops.StepRef(run_id, "transform", retailer_id, as_date(run_date))
+    return run_step(ref, partial(load, s3=s3), task_id=task_id, settings=settings,
+                    engine=engine or get_load_engine(), permanent=PERMANENT_ERRORS,
+                    send=send)
 
 
-def _load(engine: Engine, ref: ops.StepRef, s3: Any, settings: Settings) -> dict[str, Any]:
-    conf = settings.transformation
+def _load(step: StepContext, s3: Any) -> dict[str, Any]:
+    ref, settings, conf = step.ref, step.settings, step.settings.transformation
     started = time.perf_counter()
-    progress = _Progress(engine, ref, settings.step_lease_seconds)
-    with engine.begin() as conn:
+    phases = _Phases(step)
+    with step.engine.begin() as conn:
         cur = raw(conn).cursor()
         prepare_session(cur, work_mem=conf.work_mem)
         # Loads of one retailer run one at a time (SCD2 reads, then writes, its members);
@@ -129,27 +102,27 @@ def _load(engine: Engine, ref: ops.StepRef, s3: Any, settings: Settings) -> dict
                           ref.run_date)
         ctx.touch([ref.run_date])
 
-        progress("staging")
+        phases("staging")
         staged = stage_partition(ctx, s3, settings.s3_bucket, partition,
                                  chunk_bytes=conf.copy_chunk_bytes,
                                  verify=conf.verify_checksums)
-        progress("dimensions")
+        phases("dimensions")
         load_stores(ctx)
         load_customers(ctx)
         load_products(ctx)
-        progress("lookups")
+        phases("lookups")
         build_lookups(ctx)
-        progress("sales")
+        phases("sales")
         load_sales(ctx, staged["order_lines"].records - staged["order_lines"].duplicates)
-        progress("orders")
+        phases("orders")
         load_orders(ctx, staged["orders"].records - staged["orders"].duplicates)
-        progress("rejected")
+        phases("rejected")
         load_rejected(ctx)
         load_seconds = time.perf_counter() - started
 
-        progress("marts")
+        phases("marts")
         marts_seconds = marts.refresh(cur, ctx.touched_dates, [ref.retailer_id])
-        progress(None)
+        phases(None)
         counts: dict[str, Any] = {
             **ctx.counts,
             "staged": {e: {"records": s.records, "duplicates": s.duplicates}
@@ -157,10 +130,10 @@ def _load(engine: Engine, ref: ops.StepRef, s3: Any, settings: Settings) -> dict
             "source_run_id": partition.source_run_id,
             "seconds": round(load_seconds, 3),
             "marts_seconds": round(marts_seconds, 3),
-            "phase_seconds": progress.seconds,
+            "phase_seconds": phases.seconds,
             "touched_dates": sorted(d.isoformat() for d in ctx.touched_dates),
         }
-        ops.complete_step(conn, ref, counts)
+        step.finish(conn, counts)
     return counts
 
 
@@ -174,13 +147,13 @@ def prepare_session(cur: psycopg.Cursor, *, work_mem: str) -> None:
                 "set_config('jit', 'off', true)", (work_mem,))
 
 
-class _Progress:
-    """Write the load's phase to its step and extend the lease, outside the load's
-    transaction (so a progress bar sees it while the load is still running); time each
-    phase for the step's counts."""
+class _Phases:
+    """Report the load's phase as the step's progress (the lease thread writes it outside
+    the load's transaction, so a progress bar sees it while the load runs); time each phase
+    for the step's counts."""
 
-    def __init__(self, engine: Engine, ref: ops.StepRef, lease_seconds: int) -> None:
-        self.engine, self.ref, self.lease = engine, ref, lease_seconds
+    def __init__(self, step: StepContext) -> None:
+        self.step = step
         self.seconds: dict[str, float] = {}
         self._phase: str | None = None
         self._since = time.perf_counter()
@@ -191,30 +164,4 @@ class _Progress:
             self.seconds[self._phase] = round(now - self._since, 3)
         self._phase, self._since = phase, now
         if phase is not None:
-            with self.engine.begin() as conn:
-                ops.heartbeat(conn, self.ref, {"phase": phase}, lease_seconds=self.lease)
-
-
-def _record_failure(engine: Engine, ref: ops.StepRef, exc: Exception, *,
-                    send: bool) -> LoadFailed:
-    retryable = not isinstance(exc, PERMANENT_ERRORS)
-    message = f"{type(exc).__name__}: {exc}"
-    log.warning("load failed (%s): %s", "will retry" if retryable else "permanent", message)
-    quality = None
-    with engine.begin() as conn:
-        status = ops.fail_step(conn, ref, message, retryable=retryable,
-                               detail={"error_type": type(exc).__name__})
-        if status in ("failed", "dead"):
-            quality = ops.hand_over_to_quality(conn, ref.run_id)
-    if quality is not None and send:
-        ops.send_steps([quality])
-    return LoadFailed(message, status, retryable)
-
-
-def hand_over(engine: Engine, run_id: str, *, send: bool = True) -> ops.StepRef | None:
-    """Queue the run's quality step if every partition has ended; send it after commit."""
-    with engine.begin() as conn:
-        quality = ops.hand_over_to_quality(conn, run_id)
-    if quality is not None and send:
-        ops.send_steps([quality])
-    return quality
+            self.step.progress({"phase": phase})

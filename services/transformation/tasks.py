@@ -1,52 +1,29 @@
 """Celery tasks of the transformation service (queue `transformation`). Thin: the logic is
-in `load.py` and `replay.py`.
+in `load.py` (run by the step runner, `shared/steps.py`) and `replay.py`.
 
 Worker: `celery -A services.transformation.tasks:celery_app worker -Q transformation`.
 """
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-from services.transformation.load import LoadFailed
-from services.transformation.load import load_partition as load_partition_step
+from services.transformation.db import get_load_engine
+from services.transformation.load import PERMANENT_ERRORS, load
 from services.transformation.replay import replay_date as replay
 from shared.celery_app import celery_app
-from shared.settings import get_settings
+from shared.contracts import DatePayload
+from shared.steps import step_task
 
 __all__ = ["celery_app", "load_partition", "replay_date"]
 
-
-def retry_countdown(retries: int) -> float:
-    """Seconds before the next attempt: doubling from the configured first delay, with
-    jitter, capped at ten minutes."""
-    base = get_settings().transformation.task_retry_delay_seconds
-    delay = min(600.0, base * 2 ** retries)
-    return delay / 2 + random.uniform(0, delay / 2)
-
-
-@celery_app.task(name="transformation.load_partition", bind=True, acks_late=True,
-                 max_retries=None)
-def load_partition(self, run_id: str, retailer_id: str, run_date: str) -> dict[str, Any]:
-    """Load one partition (silver -> star schema -> marts) in one transaction.
-
-    Retries while the step has attempts left (ops.run_step.max_attempts bounds it: the
-    step is `dead` after the last one); a duplicate delivery of a finished step does nothing.
-    """
-    try:
-        result = load_partition_step(run_id, retailer_id, run_date, task_id=self.request.id)
-    except LoadFailed as exc:
-        if exc.status == "pending":
-            raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
-        return {"status": exc.status, "error": str(exc)}
-    if result is None:
-        return {"status": "skipped"}
-    return {"status": "succeeded", "seconds": result.counts["seconds"],
-            "touched_dates": result.counts["touched_dates"]}
+# Load one partition (silver -> star schema -> marts) in one transaction.
+load_partition = step_task(celery_app, "transformation.load_partition",
+                           permanent=PERMANENT_ERRORS, engine=get_load_engine)(load)
 
 
 @celery_app.task(name="transformation.replay_date", acks_late=True)
-def replay_date(run_date: str, retailers: list[str] | None = None) -> str:
+def replay_date(**kwargs: Any) -> str:
     """Re-transform a date from its stored silver objects; returns the replay run's id."""
-    return replay(run_date, retailers, requested_by="task")
+    payload = DatePayload.read(kwargs)
+    return replay(payload.run_date, payload.retailers, requested_by="task")

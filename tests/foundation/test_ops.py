@@ -58,7 +58,7 @@ def test_failures_retry_then_dead_letter(clean_warehouse):
         assert ops.fail_step(conn, other, "budget spent", retryable=False) == "failed"
 
 
-def test_hand_over_to_quality_happens_exactly_once_under_concurrency(clean_warehouse):
+def test_the_run_wide_hand_over_happens_exactly_once_under_concurrency(clean_warehouse):
     with clean_warehouse.begin() as conn:
         run_id = ops.create_run(conn, DAY, RETAILERS)
         for step in ("ingest", "transform"):
@@ -71,7 +71,7 @@ def test_hand_over_to_quality_happens_exactly_once_under_concurrency(clean_wareh
     def finisher():
         barrier.wait()
         with clean_warehouse.begin() as conn:
-            got.append(ops.hand_over_to_quality(conn, run_id))
+            got.append(ops.queue_run_wide(conn, run_id, "quality"))
 
     threads = [threading.Thread(target=finisher) for _ in range(4)]
     for t in threads:
@@ -87,7 +87,7 @@ def test_no_hand_over_while_a_partition_is_open(clean_warehouse):
     with clean_warehouse.begin() as conn:
         run_id = ops.create_run(conn, DAY, RETAILERS)
         ops.claim_step(conn, _ref(run_id, "ingest", "retailer1"), lease_seconds=60)
-        assert ops.hand_over_to_quality(conn, run_id) is None
+        assert ops.queue_run_wide(conn, run_id, "quality") is None
 
 
 def test_sweeper_resends_expired_leases_and_dead_letters_exhausted_steps(clean_warehouse):
@@ -123,7 +123,7 @@ def test_a_run_whose_quality_step_is_dead_ends_failed(clean_warehouse):
         for step in ("ingest", "transform"):
             ops.claim_step(conn, _ref(run_id, step, "retailer1"), lease_seconds=60)
             ops.complete_step(conn, _ref(run_id, step, "retailer1"), {})
-        quality = ops.hand_over_to_quality(conn, run_id)
+        quality = ops.queue_run_wide(conn, run_id, "quality")
         ops.claim_step(conn, quality, lease_seconds=0)
         conn.execute(text("update ops.run_step set lease_expires_at = now() - interval '1s' "
                           "where run_id = :r and step = 'quality'"), {"r": run_id})

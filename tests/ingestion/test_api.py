@@ -54,7 +54,8 @@ def test_post_runs_is_202_queues_one_task_per_retailer_and_is_visible(
     assert resp.headers["Location"] == body["status_url"]
     assert body["backfill_id"] is None and body["runs"][0]["status"] == "running"
     assert sorted(ingestion_queue(), key=repr) == [
-        ("ingestion.ingest_partition", {"run_id": run_id, "retailer_id": r, "run_date": DAY})
+        ("ingestion.ingest_partition", {"v": "1.0", "run_id": run_id, "retailer_id": r,
+                                        "run_date": DAY})
         for r in ("retailer1", "retailer2", "retailer3")]
 
     status = ingestion_api.get(body["status_url"]).json()

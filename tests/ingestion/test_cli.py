@@ -25,7 +25,7 @@ def test_run_dates_queues_like_post_runs(clean_warehouse, ingestion_queue):
     [(run_id, status)] = statuses.items()
     assert status == "running"
     assert ingestion_queue() == [("ingestion.ingest_partition", {
-        "run_id": run_id, "retailer_id": "retailer2", "run_date": "2024-01-15"})]
+        "v": "1.0", "run_id": run_id, "retailer_id": "retailer2", "run_date": "2024-01-15"})]
     assert run_id in out.getvalue()
 
 

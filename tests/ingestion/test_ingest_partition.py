@@ -16,11 +16,11 @@ from sqlalchemy import text
 
 from services.ingestion.connectors import make_client
 from services.ingestion.partition import land_partition
-from services.ingestion.step import Outcome, ingest_step
 from shared import ops
 from shared.canonical import ENTITIES
 from tests.fixtures.ingestion import (
     control_lines_in_objects,
+    ingest_step,
     make_run,
     manifest_records,
     read_lines,
@@ -126,8 +126,8 @@ def test_rerunning_a_date_writes_a_new_prefix_and_never_rewrites_earlier_bronze(
     s3, bucket, engine = clean_bucket, settings.s3_bucket, clean_warehouse
     first = make_run(engine, DAY, ["retailer1"])
     ref = ops.StepRef(first, "ingest", "retailer1", DAY)
-    assert ingest_step(ref, task_id="a", settings=settings, engine=engine, s3=s3) is \
-        Outcome.SUCCEEDED
+    assert ingest_step(ref, task_id="a", settings=settings, engine=engine,
+                       s3=s3).status == "succeeded"
 
     def bronze_of(run_id: str) -> dict[str, tuple[str, object]]:
         listed = s3.list_objects_v2(Bucket=bucket, Prefix="bronze/retailer=retailer1/")
@@ -140,8 +140,8 @@ def test_rerunning_a_date_writes_a_new_prefix_and_never_rewrites_earlier_bronze(
         ops.finish_run(conn, first, "succeeded")
     second = make_run(engine, DAY, ["retailer1"])
     ref2 = ops.StepRef(second, "ingest", "retailer1", DAY)
-    assert ingest_step(ref2, task_id="b", settings=settings, engine=engine, s3=s3) is \
-        Outcome.SUCCEEDED
+    assert ingest_step(ref2, task_id="b", settings=settings, engine=engine,
+                       s3=s3).status == "succeeded"
     assert bronze_of(first) == before  # untouched: same bytes, same time
     after = bronze_of(second)
     assert {k.replace(second, first) for k in after} == set(before)

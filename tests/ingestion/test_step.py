@@ -1,6 +1,6 @@
-"""The ingest step's bookkeeping in ops (step.py) when things go wrong, in-process: a
-retailer down past its budget, an attempt failing for another reason, a duplicate delivery.
-The happy path runs in a real worker in test_ingest_partition.py."""
+"""The ingest step's bookkeeping in ops (step.py, run by shared/steps.py) when things go
+wrong, in-process: a retailer down past its budget, an attempt failing for another reason,
+a duplicate delivery. The happy path runs in a real worker in test_ingest_partition.py."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import text
 
-from services.ingestion.step import Outcome, ingest_step
 from shared import ops
-from tests.fixtures.ingestion import make_run
+from tests.fixtures.ingestion import ingest_step, make_run
 
 DAY = dt.date(2024, 1, 15)
 
@@ -55,8 +54,8 @@ def test_a_retailer_down_past_its_budget_fails_the_step_and_hands_over(
     # nothing listens on a port that was just closed
     s = _settings(settings, retry_max_attempts=2, retry_base_delay_seconds=0.01)
     s.retailer1.url = "http://127.0.0.1:1"
-    assert ingest_step(ref, task_id="t1", settings=s, engine=engine, s3=clean_bucket) is \
-        Outcome.FAILED
+    assert ingest_step(ref, task_id="t1", settings=s, engine=engine,
+                       s3=clean_bucket).status == "failed"
     steps = _steps(engine, run_id)
     ingest = steps[("ingest", "retailer1")]
     assert ingest["status"] == "failed" and ingest["attempts"] == 1
@@ -74,14 +73,14 @@ def test_other_failures_are_retried_until_max_attempts_then_dead(
     run_id = make_run(engine, DAY, ["retailer2"], max_attempts=2)
     ref = ops.StepRef(run_id, "ingest", "retailer2", DAY)
     assert ingest_step(ref, task_id="t1", settings=settings, engine=engine,
-                       s3=BrokenS3()) is Outcome.RETRY
+                       s3=BrokenS3()).status == "retry"
     first = _steps(engine, run_id)[("ingest", "retailer2")]
     assert (first["status"], first["attempts"]) == ("pending", 1)
     assert "connection reset" in first["error"]
     assert first["error_detail"]["exception"] == "ConnectionError"
     assert quality_queue() == 0
     assert ingest_step(ref, task_id="t1", settings=settings, engine=engine,
-                       s3=BrokenS3()) is Outcome.DEAD
+                       s3=BrokenS3()).status == "dead"
     steps = _steps(engine, run_id)
     assert steps[("ingest", "retailer2")]["status"] == "dead"
     assert steps[("transform", "retailer2")]["status"] == "skipped"
@@ -96,5 +95,5 @@ def test_a_duplicate_delivery_of_a_finished_step_does_nothing(clean_warehouse, s
         ops.claim_step(conn, ref, lease_seconds=60, task_id="t1")
         ops.complete_step(conn, ref, {"order_lines": {"received": 1}})
     assert ingest_step(ref, task_id="t2", settings=settings, engine=engine,
-                       s3=BrokenS3()) is Outcome.DUPLICATE
+                       s3=BrokenS3()).status == "skipped"
     assert _steps(engine, run_id)[("ingest", "retailer3")]["attempts"] == 1

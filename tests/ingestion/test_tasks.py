@@ -54,7 +54,7 @@ def test_a_posted_run_is_landed_under_chaos_and_handed_over(
         retailer_chaos.set_chaos(rid, wait=rid == RETAILERS[-1], error_rate=0.1,
                                  throttle_rate=0.1, retry_after=1)
     worker = start_worker(TASKS, ["ingestion"], concurrency=3,
-                          env={"INGESTION_PAGE_SIZE": "25", "INGESTION_HEARTBEAT_SECONDS": "0.2",
+                          env={"INGESTION_PAGE_SIZE": "25", "STEP_HEARTBEAT_SECONDS": "0.2",
                                "INGESTION_RETRY_BASE_DELAY_SECONDS": "0.05"})
     try:
         resp = ingestion_api.post("/runs", json={"date": "2024-01-16"}, headers=auth_headers)
@@ -98,7 +98,7 @@ def test_an_attempt_that_keeps_failing_is_retried_until_the_step_is_dead(
     # a worker whose object store refuses every call: each attempt fails after claiming
     worker = start_worker(TASKS, ["ingestion"],
                           env={"S3_BUCKET": "not a bucket name",
-                               "INGESTION_TASK_RETRY_DELAY_SECONDS": "0.2"})
+                               "STEP_RETRY_DELAY_SECONDS": "0.2"})
     try:
         ops.send_steps([ref], celery_app)
         wait_for(lambda: _step(engine, run_id, "ingest", "retailer1").status == "dead",

@@ -9,8 +9,10 @@ from sqlalchemy import text
 
 from services.quality.checks import REGISTRY, Scope
 from services.quality.errors import Conflict, InvalidRequest, NotFound
-from services.quality.judge import judge_run, recheck_date, record_failure
+from services.quality.judge import judge_run, recheck_date
+from shared.ops import RUN_WIDE, StepRef
 from shared.settings import RETAILER_IDS
+from shared.steps import record_failure
 from tests.quality.seed import seed_run
 
 EXPECTED_RESULTS = len(RETAILER_IDS) * len(REGISTRY.for_scope(Scope.RETAILER_DATE)) + len(
@@ -121,8 +123,8 @@ def test_a_canceled_run_stays_canceled(quality_db, seeded_run) -> None:
 def test_a_dead_quality_step_fails_the_run(quality_db, seeded_run) -> None:
     execute(quality_db, "update ops.run_step set attempts = max_attempts where run_id = :r "
                         "and step = 'quality'", r=seeded_run.run_id)
-    status = record_failure(seeded_run.run_id, seeded_run.run_date,
-                            ConnectionError("database went away"))
+    ref = StepRef(seeded_run.run_id, "quality", RUN_WIDE, seeded_run.run_date)
+    status = record_failure(ref, ConnectionError("database went away"), retryable=True).status
     row = run_row(quality_db, seeded_run.run_id)
     assert (status, row.step_status, row.status) == ("dead", "dead", "failed")
     assert "database went away" in row.error

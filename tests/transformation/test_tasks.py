@@ -18,7 +18,7 @@ DAY = dt.date(2024, 4, 2)
 def worker(start_worker):
     # Two processes, so two partitions finish at about the same moment; quick retries.
     return start_worker("services.transformation.tasks", ["transformation"], concurrency=2,
-                        env={"TRANSFORMATION_TASK_RETRY_DELAY_SECONDS": "0.2"})
+                        env={"STEP_RETRY_DELAY_SECONDS": "0.2"})
 
 
 def quality_messages(redis_db) -> int:
@@ -68,7 +68,7 @@ def test_two_partitions_load_through_the_worker_and_hand_over_once(lake, worker,
 
 def test_concurrent_finishes_hand_over_exactly_once(lake):
     """Many loads finishing at once, in threads: one of them queues quality."""
-    from services.transformation.load import hand_over
+    from shared import ops
 
     retailers = ["retailer1", "retailer2", "retailer3"]
     run_id = new_run(lake.engine, DAY, retailers)
@@ -86,9 +86,10 @@ def test_concurrent_finishes_hand_over_exactly_once(lake):
         t.start()
     for t in threads:
         t.join()
-    handed = [r.quality_step for r in results if r.quality_step is not None]
+    handed = [ref for r in results for ref in r.handed_over]
     assert len(handed) == 1 and handed[0].step == "quality"
-    assert hand_over(lake.engine, run_id, send=False) is None      # and never again
+    with lake.engine.begin() as conn:                               # and never again
+        assert ops.queue_run_wide(conn, run_id, "quality") is None
 
 
 def test_a_load_that_keeps_failing_is_retried_then_dead(lake, worker, settings):
