@@ -59,11 +59,11 @@ class UnknownStage(LookupError):
 
 
 def stage_of(step: str, retailer_id: str = RUN_WIDE,
-             table: Sequence[Stage] = STAGES) -> Stage:
+             table: Sequence[Stage] | None = None) -> Stage:
     """The line that serves a retailer's step: its own line if it has one, else the
     line for everyone."""
     general = None
-    for stage in table:
+    for stage in STAGES if table is None else table:
         if stage.step != step:
             continue
         if stage.retailers is None:
@@ -75,16 +75,16 @@ def stage_of(step: str, retailer_id: str = RUN_WIDE,
     return general
 
 
-def stage_of_task(task: str, table: Sequence[Stage] = STAGES) -> Stage:
+def stage_of_task(task: str, table: Sequence[Stage] | None = None) -> Stage:
     """The line whose work a Celery task does."""
-    for stage in table:
+    for stage in STAGES if table is None else table:
         if stage.task == task:
             return stage
     raise UnknownStage(f"no stage is done by task {task!r}")
 
 
 def partition_steps(retailer_id: str, kind: str = "ingest",
-                    table: Sequence[Stage] = STAGES) -> list[str]:
+                    table: Sequence[Stage] | None = None) -> list[str]:
     """A retailer's steps in a run of `kind`, in order: from the kind's first step along
     `then` up to (not including) the first run-wide stage."""
     steps: list[str] = []
@@ -98,6 +98,7 @@ def partition_steps(retailer_id: str, kind: str = "ingest",
     return steps
 
 
-def run_wide_steps(table: Sequence[Stage] = STAGES) -> list[str]:
+def run_wide_steps(table: Sequence[Stage] | None = None) -> list[str]:
     """The run-wide steps every run has, in table order."""
-    return list(dict.fromkeys(s.step for s in table if s.run_wide))
+    return list(dict.fromkeys(s.step for s in (STAGES if table is None else table)
+                              if s.run_wide))

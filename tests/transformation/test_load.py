@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from sqlalchemy import text
+
 from services.transformation import load as load_module
 from services.transformation.replay import replay_date
 from tests.factories import (
@@ -167,3 +169,19 @@ def test_replay_reads_the_latest_manifest_of_the_date(lake):
     result = lake.load(replay, "retailer1", DAY)
     assert result.counts["source_run_id"] == run_id
     assert lake.scalar("select count(*) from warehouse.fact_orders") == 8
+
+
+def test_a_manifest_of_an_unknown_major_version_is_refused_not_misread(lake):
+    data = generate_day("retailer1", DAY, orders=5)
+    run_id = new_run(lake.engine, DAY, ["retailer1"])
+    lake.land(data, run_id=run_id)
+    with lake.engine.begin() as conn:  # a newer ingestion wrote a shape we do not know
+        conn.execute(text("update ops.manifest set manifest = jsonb_set(manifest, "
+                          "'{version}', '\"2.0\"') where run_id = :r"), {"r": run_id})
+    failed = lake.load(run_id, "retailer1", DAY)
+    assert failed.status == "failed"  # permanent: loading it again cannot help
+    assert "manifest version 2.0 is not supported" in failed.error
+    assert lake.scalar("select count(*) from warehouse.fact_sales") == 0
+    assert lake.rows("select step, status from ops.run_step where run_id = :r order by step",
+                     r=run_id) == [("ingest", "succeeded"), ("quality", "queued"),
+                                   ("transform", "failed")]
