@@ -13,7 +13,8 @@ older manifest already in a lake still reads). A reader refuses another major wi
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -62,6 +63,9 @@ def check_version(contract: str, value: Any, understood: str) -> str:
 class _Contract(BaseModel):
     # Another minor version may add fields: keep them rather than refuse or drop them.
     model_config = ConfigDict(extra="allow", frozen=True)
+
+
+_C = TypeVar("_C", bound=_Contract)
 
 
 # --- the manifest ---------------------------------------------------------------------
@@ -145,24 +149,22 @@ def read_manifest(data: dict[str, Any] | str | bytes) -> Manifest:
         UnsupportedVersion: a major version this reader does not understand.
         ContractError: anything else that does not follow the contract.
     """
+    if isinstance(data, str | bytes):
+        return _parse(Manifest.model_validate_json, data, "manifest")
+    return _parse(Manifest.model_validate, data, "manifest")
+
+
+def _parse(validate: Callable[[Any], _C], data: Any, what: str) -> _C:
+    """`validate(data)`, with pydantic's errors turned into the contract's: the
+    ContractError a validator raised (an unknown version), or one naming what is wrong."""
     try:
-        if isinstance(data, str | bytes):
-            return Manifest.model_validate_json(data)
-        return Manifest.model_validate(data)
+        return validate(data)
     except ValidationError as exc:
-        cause = _contract_cause(exc)
-        if cause is not None:
-            raise cause from None
-        raise ContractError(f"not a valid manifest: {exc}") from None
-
-
-def _contract_cause(exc: ValidationError) -> ContractError | None:
-    """A ContractError raised inside a validator, which pydantic wraps."""
-    for err in exc.errors():
-        cause = (err.get("ctx") or {}).get("error")
-        if isinstance(cause, ContractError):
-            return cause
-    return None
+        for err in exc.errors():
+            cause = (err.get("ctx") or {}).get("error")
+            if isinstance(cause, ContractError):
+                raise cause from None
+        raise ContractError(f"not a valid {what}: {exc}") from None
 
 
 # --- Celery task payloads (the kwargs of send_task; JSON) ----------------------------
@@ -190,13 +192,7 @@ class _Payload(_Contract):
         Raises:
             UnsupportedVersion / ContractError: the message cannot be read by this worker.
         """
-        try:
-            return cls.model_validate(kwargs)
-        except ValidationError as exc:
-            cause = _contract_cause(exc)
-            if cause is not None:
-                raise cause from None
-            raise ContractError(f"not a valid {cls.__name__}: {exc}") from None
+        return _parse(cls.model_validate, kwargs, cls.__name__)
 
 
 class StepPayload(_Payload):

@@ -127,6 +127,16 @@ def assert_marts_equal_sources(warehouse, retailer_apps, day: dt.date, known: dt
     return actual
 
 
+def assert_reconciled(engine, run_id: str) -> None:
+    """Both reconciliation checks passed for each of the three retailers."""
+    with engine.connect() as conn:
+        checks = conn.execute(text(
+            "select retailer_id, status from quality.check_result where run_id = :r "
+            "and check_name in ('reconcile_line_count', 'reconcile_amount')"),
+            {"r": run_id}).all()
+    assert len(checks) == 6 and all(status == "pass" for _, status in checks), checks
+
+
 def table_checksums(warehouse) -> dict[str, str]:
     """md5 over every row of every warehouse and marts table, ignoring who wrote it when."""
     sums = {}
@@ -215,9 +225,4 @@ def test_killing_the_transformation_worker_mid_run_still_ends_exact(
     attempts = [run["retailers"][r]["transform"]["attempts"] for r in run["retailers"]]
     assert max(attempts) >= 2  # the killed load was redone
     assert_marts_equal_sources(warehouse, retailer_apps, DAY3, known=DAY3)
-    with engine.connect() as conn:
-        checks = conn.execute(text(
-            "select retailer_id, status from quality.check_result where run_id = :r "
-            "and check_name in ('reconcile_line_count', 'reconcile_amount')"),
-            {"r": run_id}).all()
-    assert len(checks) == 6 and all(status == "pass" for _, status in checks), checks
+    assert_reconciled(engine, run_id)

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from services.ingestion import runs
 from shared.settings import RETAILER_IDS, Settings
 from suite.processes import ManagedProcess
-from tests.e2e.test_pipeline import SUCCESS, assert_marts_equal_sources
+from tests.e2e.test_pipeline import SUCCESS, assert_marts_equal_sources, assert_reconciled
 from tests.fixtures.core import LOG_DIR, celery_worker, purge_queues, truncate_pipeline_tables
 
 DAY = dt.date(2024, 1, 15)
@@ -130,9 +130,4 @@ def test_a_killed_ingestion_worker_is_back_to_work_within_90s_with_default_lease
         assert_marts_equal_sources(warehouse, retailer_apps, DAY, known=DAY)
     finally:
         warehouse.close()
-    with engine.connect() as conn:
-        checks = conn.execute(text(
-            "select retailer_id, status from quality.check_result where run_id = :r "
-            "and check_name in ('reconcile_line_count', 'reconcile_amount')"),
-            {"r": run_id}).all()
-    assert len(checks) == 6 and all(status == "pass" for _, status in checks), checks
+    assert_reconciled(engine, run_id)
