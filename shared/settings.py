@@ -273,7 +273,8 @@ def settings_errors() -> list[str]:
                         Settings.model_fields[str(loc[0])].default_factory is not None:
                     continue
                 name = (prefix + "_".join(str(p) for p in loc)).upper()
-                problems.append(f"{name}: {err['msg']}")
+                # A rule across fields (the lease and its heartbeat) names them itself.
+                problems.append(f"{name}: {err['msg']}" if name else err["msg"])
     return problems
 
 

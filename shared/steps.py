@@ -164,8 +164,8 @@ Work = Callable[[StepContext], Any]
 def is_permanent(exc: BaseException, *, permanent: Errors = (),
                  transient: Errors | None = None) -> bool:
     """Permanent: a PermanentError or one of `permanent`; with `transient` given, also
-    anything that is not one of those (a step that retries only what it knows is
-    passing, such as a database going away)."""
+    anything that is not one of those (for a step that retries only the errors it knows to
+    pass, such as a database going away)."""
     if isinstance(exc, (PermanentError, *permanent)):
         return True
     return transient is not None and not isinstance(exc, transient)

@@ -7,10 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import text
 
 from shared import ops, stages
 from shared.db import transaction
+from shared.settings import Settings
 from shared.stages import Stage
 from shared.steps import PermanentError, StepContext, run_step
 
@@ -109,3 +112,12 @@ def test_a_new_step_kind_is_one_function_and_one_line_of_the_table(
     assert _steps(engine, run_id)[("transform", "retailer1")] == ("skipped", 0)
     assert run("retailer5", "transform", pick_up) == [("quality", "*")]  # the last one
     assert _steps(engine, run_id)[("quality", "*")] == ("queued", 0)
+
+
+def test_the_settings_refuse_a_lease_that_two_heartbeats_would_outlive(monkeypatch):
+    monkeypatch.setenv("STEP_LEASE_SECONDS", "6")
+    monkeypatch.setenv("STEP_HEARTBEAT_SECONDS", "3")
+    with pytest.raises(ValidationError, match="more than twice STEP_HEARTBEAT_SECONDS"):
+        Settings()
+    monkeypatch.setenv("STEP_LEASE_SECONDS", "7")
+    assert Settings().step_lease_seconds == 7
