@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.bench_ingestion --lines 100000
     .venv/bin/python -m bench.bench_ingestion --lines 100000 --rss-lines 100000,1000000
 
-Definitions (docs/../shared benchmarks.md):
+Definitions (docs/benchmarks.md):
 - download-only: the same client (auth, page size, paging) fetching the same pages of the
   same day, decoding only the JSON that paging needs, normalizing and writing nothing;
 - ingestion: `land_partition`, the code the worker runs: fetch, bronze, normalize, silver,

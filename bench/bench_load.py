@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.bench_load --lines 1000000
 
-Definitions (shared benchmarks.md), all measured in one run on the same rows:
+Definitions (docs/benchmarks.md), all measured in one run on the same rows:
 - load path: `services.transformation.load.load_partition`, from silver objects in S3 to a
   committed star schema (stores, SCD2 customers and products, fact_orders, fact_sales,
   rejected records), the marts refresh reported apart. Measured twice: the partitions one

@@ -4,7 +4,7 @@ Prints one table: per stage wall time and lines/s, the peak RSS of each process,
 ratios measured in the same run (load vs the COPY ceiling and vs row-by-row, ingestion vs
 download-only, peak RSS at the small volume vs the large one), and writes it as JSON under
 bench/results/. It runs on its own databases, ports, Redis database and data folder, so a
-running development stack is not touched. Definitions: ../shared/benchmarks.md.
+running development stack is not touched. Definitions: docs/benchmarks.md.
 
     .venv/bin/python -m bench.run --lines 1000000 --small 100000
 """
