@@ -52,6 +52,7 @@ class Staging:
 
 STAGING = (
     Staging("mart_orders", hash_only=True, analyze=True),
+    Staging("mart_order_counts"),
     Staging("mart_sales", hash_only=True),
     Staging("mart_lines", analyze=True),
 )
