@@ -110,6 +110,18 @@ def mart_names() -> list[str]:
                   if f.is_file() and f.name.endswith(".sql"))
 
 
+# Each mart's columns, read once per process: they change only with database/init, and
+# the services restart after it.
+_columns: dict[str, list[str]] = {}
+
+
+def mart_columns(cur: psycopg.Cursor, names: Sequence[str]) -> dict[str, list[str]]:
+    """The columns of the marts `names` but `refreshed_at`, in table order."""
+    if any(n not in _columns for n in names):
+        _columns.update(cur.execute(COLUMNS, {"marts": list(names)}).fetchall())
+    return _columns
+
+
 def one(cur: psycopg.Cursor) -> tuple[Any, ...]:
     """The single row a statement returns."""
     row = cur.fetchone()
@@ -129,7 +141,7 @@ def refresh(cur: psycopg.Cursor, dates: Iterable[dt.date],
     keys, ids, enable_sort, enable_nestloop = one(cur.execute(
         PRELUDE, {"retailers": list(retailers) if retailers else None}))
     names = mart_names()
-    columns: dict[str, list[str]] = dict(cur.execute(COLUMNS, {"marts": names}).fetchall())
+    columns = mart_columns(cur, names)
     params: dict[str, Any] = {"dates": days, "retailer_keys": keys, "restated": [*ids, "ALL"]}
     # Some twenty statements, sent without waiting for each answer: on a busy machine the
     # round trips cost more than a small day's refresh itself.
