@@ -1,15 +1,15 @@
 """Refresh the marts for a set of order dates by running their SQL models.
 
 Each mart is one `select` in `database/marts/<mart>.sql`, the way dbt defines a model; the
-table itself is created by `database/init/50_marts.sql`. The models read three staging
-relations, temporary tables built first from the facts of the refreshed dates and retailers
-(`database/marts/staging/*.sql`), so the large fact tables are read once per refresh
-rather than once per mart.
+table itself is created by `database/init/50_marts.sql`. The models read staging relations,
+temporary tables built first from the facts of the refreshed dates and retailers
+(`database/marts/staging/*.sql`, in the order of STAGING), so the large fact tables are
+read once per refresh rather than once per mart.
 
 For each mart the refresh deletes the rows it restates (the refreshed retailers' rows and
-the 'ALL' rows of the dates), then inserts what the model selects. A model builds its 'ALL'
-rows from its own fresh rows and the other retailers' rows still stored for the dates, so
-a load refreshes only its own retailer. A model may also give other retailers' rows anew
+the 'ALL' rows of the dates), then inserts what the model selects. The 'ALL' rows add the
+refreshed retailers' fresh numbers to the other retailers' numbers as the marts hold them,
+so a load refreshes only its own retailer. A model may also give other retailers' rows anew
 (product_revenue re-ranks every retailer's products of the day): those replace the stored
 ones. Everything happens in the caller's transaction: a load's facts and its marts commit
 together.
