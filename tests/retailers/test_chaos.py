@@ -82,6 +82,7 @@ def test_token_ttl_expires_tokens_early(retailer_chaos):
         assert client.get("/api/stores").status_code == 200
         shown = apps.set_chaos("retailer3", token_ttl=1)
         assert shown["token_ttl"] == 1
+        time.sleep(1.1)   # the client's token is now older than the new 1 s lifetime
         resp = client.get("/api/stores")
         assert resp.status_code == 401 and resp.json()["error"] == "token_expired"
     creds = apps.credentials["retailer3"]
