@@ -90,8 +90,7 @@ def test_a_killed_ingestion_worker_is_back_to_work_within_90s_with_default_lease
         assert getattr(settings, name) == defaults[name].default, f"{name} is overridden"
         assert name.upper() not in os.environ
     for rid in RETAILER_IDS:  # every answer takes a second: the partitions take a while
-        retailer_apps.set_chaos(rid, wait=rid == RETAILER_IDS[-1], slow_rate=1.0,
-                                slow_seconds=1.0)
+        retailer_apps.set_chaos(rid, slow_rate=1.0, slow_seconds=1.0)
     [submitted] = runs.submit_runs([DAY], None, requested_by="test").runs
     run_id = submitted.run_id
 
