@@ -10,9 +10,9 @@ from rich.console import Console
 from sqlalchemy import text
 
 from services.transformation.replay import replay_date
+from services.transformation.settings import get_settings
 from shared.db import get_engine
 from shared.ops import FINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES
-from shared.settings import get_settings
 
 console = Console()
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 
 from services.transformation.manifest import retailers_with_manifest
+from services.transformation.settings import get_settings
 from shared import ops
 from shared.db import get_engine
-from shared.settings import get_settings
 
 
 class NoStoredPartition(Exception):
