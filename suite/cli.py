@@ -56,6 +56,35 @@ def db_init(retailers: bool = typer.Option(
         console.print("retailer databases ready")
 
 
+@app.command("settings")
+def settings_cmd(process: str = typer.Argument(
+        None, help="a process (`ingestion-worker`, `retailer1`, `db-init`, ...); all if omitted"),
+        check: bool = typer.Option(False, "--check",
+                                   help="build its settings; exit 2 naming what is missing")
+) -> None:
+    """List the variables each process reads; with --check, check a process's settings."""
+    from shared.settings import settings_env_names, settings_errors
+    from suite.settings import command_settings
+
+    classes = command_settings()
+    if process is not None and process not in classes:
+        raise typer.BadParameter(f"unknown process {process!r}; one of {', '.join(classes)}")
+    chosen = {process: classes[process]} if process else classes
+    failed = False
+    for name, cls in chosen.items():
+        console.print(f"[bold]{name}[/bold] ({cls.__name__}): "
+                      + " ".join(settings_env_names(cls)), soft_wrap=True)
+        if check:
+            problems = settings_errors(cls)
+            failed = failed or bool(problems)
+            for problem in problems:
+                console.print(f"  [red]{problem}[/red]")
+            if not problems:
+                console.print("  settings ok")
+    if failed:
+        raise typer.Exit(2)
+
+
 @app.command()
 def up() -> None:
     """Start the local stack in the background and print where each process is."""

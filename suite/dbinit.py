@@ -83,8 +83,9 @@ def apply_sql(url: str, sql_files: Sequence[Traversable] | None = None) -> list[
 
 def init_warehouse(url: str, *, drop: bool = False) -> list[str]:
     """Create (or recreate) the warehouse database and apply every init file."""
+    sql_files = init_files()  # before creating anything: no SQL is an error, not a no-op
     create_database(url, drop=drop)
-    return apply_sql(url)
+    return apply_sql(url, sql_files)
 
 
 def set_role_password(url: str, role: str, password: str) -> None:

@@ -221,14 +221,7 @@ class SuiteView:
         raise AttributeError(name)
 
 
-def main() -> None:
-    """Print, per process, the variables its settings class reads."""
-    for name, cls in [*PROCESS_SETTINGS.items(), ("retail db-init", DbInitSettings),
-                      ("retail run/replay/sweep", OperatorSettings),
-                      ("retailers seed (and each RETAILERn_DATABASE_URL)", GeneratorSettings)]:
-        print(f"{name} ({cls.__name__}):")
-        print("  " + " ".join(settings_env_names(cls)))
-
-
-if __name__ == "__main__":
-    main()
+def command_settings() -> dict[str, type[BaseSettings]]:
+    """Every process of the stack and every command of the CLIs, with its settings class."""
+    return {**PROCESS_SETTINGS, "db-init": DbInitSettings, "operator": OperatorSettings,
+            "retailers-seed": GeneratorSettings}
