@@ -1,7 +1,8 @@
 """Settings of the operator's command line (`retail`) and of the local stack it starts.
 
     DbInitSettings    `retail db-init`: DATABASE_URL, BI_READER_PASSWORD (and logging)
-    OperatorSettings  `retail run`, `replay`, `sweep`: starting, replaying and sweeping runs
+    OperatorSettings  `retail run`, `replay`, `sweep`: the warehouse, the queue, steps, and
+                      the run and replay options (INGESTION_MAX_BACKFILL_DAYS, ...)
     FlowerSettings    Flower: the broker and its port
     StackSettings     `retail up`, `status`, `demo`: every process's own settings, each built
                       and checked before anything starts
@@ -39,6 +40,7 @@ from services.ingestion.settings import (
 )
 from services.quality.settings import QualityApiSettings, QualityWorkerSettings
 from services.transformation.settings import (
+    ReplaySettings,
     TransformationApiSettings,
     TransformationWorkerSettings,
 )
@@ -61,9 +63,10 @@ class DbInitSettings(LoggingSettings, DatabaseSettings):
     bi_reader_password: SecretStr | None = None
 
 
-class OperatorSettings(IngestionRunsSettings, TransformationWorkerSettings):
+class OperatorSettings(IngestionRunsSettings, ReplaySettings):
     """`retail run`, `retail replay`, `retail sweep`: they start runs as the ingestion API does
-    and replays as the transformation API does, in the operator's own process."""
+    and replays as the transformation API does, in the operator's own process (no S3, no
+    retailers, no token)."""
 
     model_config = env_config()
 

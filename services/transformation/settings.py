@@ -2,6 +2,7 @@
 
     TransformationWorkerSettings  loads partitions: warehouse, queue, steps, S3, TRANSFORMATION_*
     TransformationApiSettings     the replay API: the same, and the bearer token
+    ReplaySettings                what starting and following a replay needs (also `retail`)
 """
 
 from __future__ import annotations
@@ -12,10 +13,16 @@ from pydantic_settings import BaseSettings
 from shared.settings import ApiTokenSettings, PipelineSettings, S3Settings, current, env_config
 
 
-class TransformationSettings(BaseSettings):
-    """How a partition is loaded (TRANSFORMATION_*)."""
+class ReplayOptions(BaseSettings):
+    """How long a replay is followed (`retail replay`, `replay(..., wait=True)`)."""
 
     model_config = env_config("TRANSFORMATION_")
+    replay_wait_seconds: float = Field(3600.0, gt=0)
+
+
+class TransformationSettings(ReplayOptions):
+    """How a partition is loaded (TRANSFORMATION_*)."""
+
     host: str = "127.0.0.1"
     port: int = 8002
     worker_concurrency: int = 2
@@ -29,11 +36,17 @@ class TransformationSettings(BaseSettings):
     verify_checksums: bool = True
     # First delay of the Celery retry of a failed load (doubled each attempt, jittered).
     task_retry_delay_seconds: float = Field(5.0, ge=0)
-    # How long `replay(..., wait=True)` waits for the replay run's loads.
-    replay_wait_seconds: float = Field(3600.0, gt=0)
 
 
-class TransformationWorkerSettings(PipelineSettings, S3Settings):
+class ReplaySettings(PipelineSettings):
+    """What starting and following a replay needs (`replay.py`), whichever process does it:
+    the replay API, the worker's `transformation.replay_date` task, or `retail replay`."""
+
+    model_config = env_config()
+    transformation: ReplayOptions = Field(default_factory=ReplayOptions)
+
+
+class TransformationWorkerSettings(ReplaySettings, S3Settings):
     """The transformation worker (`celery -A services.transformation.tasks worker`)."""
 
     model_config = env_config()
@@ -44,6 +57,11 @@ class TransformationApiSettings(TransformationWorkerSettings, ApiTokenSettings):
     """The replay API (`uvicorn services.transformation.api:app`)."""
 
     model_config = env_config()
+
+
+def get_replay_settings() -> ReplaySettings:
+    """What `replay.py` needs, from whichever process runs it."""
+    return current(ReplaySettings)
 
 
 def get_settings() -> TransformationWorkerSettings:

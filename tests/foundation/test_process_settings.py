@@ -73,6 +73,17 @@ def test_the_token_is_read_by_the_apis_only_and_beat_reads_no_database():
     assert not {n for n in quality if n.startswith(("S3_", "RETAILER", "INGESTION_"))}
 
 
+def test_the_operator_cli_reads_no_secret_it_does_not_use():
+    from suite.settings import DbInitSettings, OperatorSettings
+
+    assert set(settings_env_names(DbInitSettings)) == {"DATABASE_URL", "BI_READER_PASSWORD",
+                                                        "LOG_FORMAT", "LOG_LEVEL"}
+    operator = set(settings_env_names(OperatorSettings))
+    assert not {n for n in operator if n.startswith(("S3_", "RETAILER", "QUALITY_"))}
+    assert "PIPELINE_API_TOKEN" not in operator
+    assert {"INGESTION_MAX_BACKFILL_DAYS", "TRANSFORMATION_REPLAY_WAIT_SECONDS"} <= operator
+
+
 def test_the_stack_hands_a_process_only_its_own_variables(monkeypatch):
     monkeypatch.setenv("SOMETHING_ELSE", "kept")
     env = process_env(PROCESS_SETTINGS["retailer2"])
