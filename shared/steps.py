@@ -37,7 +37,7 @@ from shared import ops, stages
 from shared.contracts import StepPayload
 from shared.db import get_engine, transaction
 from shared.logging import bind
-from shared.settings import Settings, get_settings
+from shared.settings import StepSettings, current
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +136,13 @@ class Lease:
 
 @dataclass
 class StepContext:
-    """What a step's work gets: which step, the settings, and how to report and finish."""
+    """What a step's work gets: which step, the step settings, and how to report and finish.
+
+    `settings` holds only the steps' concern (`StepSettings`); a work reads what it does
+    from its own process's settings (`IngestionWorkerSettings`, ...)."""
 
     ref: ops.StepRef
-    settings: Settings
+    settings: StepSettings
     engine: Engine
     task_id: str | None
     lease: Lease
@@ -202,7 +205,7 @@ def record_failure(ref: ops.StepRef, exc: BaseException, *, retryable: bool,
 
 
 def run_step(ref: ops.StepRef, work: Work, *, task_id: str | None = None,
-             settings: Settings | None = None, engine: Engine | None = None,
+             settings: StepSettings | None = None, engine: Engine | None = None,
              permanent: Errors = (), transient: Errors | None = None,
              send: bool = True, celery_app: Any = None) -> StepResult:
     """Do one delivery of a step: claim, keep the lease, work, finish or fail, hand over.
@@ -211,13 +214,15 @@ def run_step(ref: ops.StepRef, work: Work, *, task_id: str | None = None,
         ref: the step.
         work: what the step does; it must call `step.finish(conn, counts)`.
         task_id: the Celery task id, kept on the step (a redelivery may take it over).
-        settings, engine: default to the process-wide ones.
+        settings: the leases, beats and attempts (default: `current(StepSettings)`, the
+            process's settings when they include the steps' concern).
+        engine: defaults to the process-wide one.
         permanent / transient: how the work's exceptions are classified (`is_permanent`).
         send: send the next steps' messages after their state commits (tests may not).
     Returns:
         The StepResult; status `retry` asks the caller to retry with `retry_countdown`.
     """
-    s = settings or get_settings()
+    s = settings or current(StepSettings)
     engine = engine or get_engine()
     with bind(run_id=ref.run_id, retailer_id=ref.retailer_id, step=ref.step,
               run_date=ref.run_date.isoformat()):
@@ -270,7 +275,7 @@ def step_task(celery_app: Any, task: str, *, permanent: Errors = (),
                               engine=engine() if engine else None,
                               permanent=permanent, transient=transient)
             if result.status == "retry":
-                delay = get_settings().step_retry_delay_seconds
+                delay = current(StepSettings).step_retry_delay_seconds
                 raise self.retry(countdown=retry_countdown(self.request.retries, delay))
             if result.status == "succeeded":
                 return {"status": "succeeded", "counts": result.counts}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from services.ingestion.connectors import RetailerError, make_client
 from services.ingestion.manifest import record_manifest, step_counts
 from services.ingestion.partition import land_partition
+from services.ingestion.settings import IngestionWorkerSettings, get_worker_settings
 from shared.db import transaction
 from shared.s3 import get_s3
 from shared.steps import StepContext
@@ -19,10 +20,13 @@ from shared.steps import StepContext
 PERMANENT_ERRORS = (RetailerError,)
 
 
-def ingest(step: StepContext, *, s3=None) -> None:
+def ingest(step: StepContext, *, settings: IngestionWorkerSettings | None = None,
+           s3=None) -> None:
     """Fetch, normalize and land the step's partition, then record the manifest and finish
-    the step in one transaction (the runner then sends the transform step)."""
-    ref, s = step.ref, step.settings
+    the step in one transaction (the runner then sends the transform step).
+
+    `settings` defaults to the worker's (`IngestionWorkerSettings`)."""
+    ref, s = step.ref, settings or get_worker_settings()
     step.progress({"pages": 0, "records": 0, "resource": None}, force=True)
     with make_client(ref.retailer_id, s) as client:
         landed = land_partition(client, s3 or get_s3(), s.s3_bucket, run_id=ref.run_id,

@@ -7,12 +7,18 @@ Worker: `celery -A services.ingestion.tasks:celery_app worker -Q ingestion`.
 from __future__ import annotations
 
 from services.ingestion import runs, sweeper
+from services.ingestion.settings import IngestionWorkerSettings
 from services.ingestion.step import PERMANENT_ERRORS, ingest
 from shared.celery_app import celery_app
+from shared.settings import load_settings_or_exit
 from shared.steps import step_task
 
 __all__ = ["advance_backfills", "celery_app", "ingest_partition", "run_yesterday",
            "sweep"]
+
+# A worker without its own variables (a retailer's credentials, ...) stops here, naming them.
+settings = load_settings_or_exit(IngestionWorkerSettings)
+celery_app.conf.worker_concurrency = settings.ingestion.worker_concurrency
 
 # Fetch, normalize and land one retailer's day, then send its transformation task.
 ingest_partition = step_task(celery_app, "ingestion.ingest_partition",

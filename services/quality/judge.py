@@ -21,12 +21,12 @@ from sqlalchemy.engine import Connection
 from services.quality.checks import REGISTRY, CheckRegistry
 from services.quality.errors import Conflict, InvalidRequest, NotFound
 from services.quality.runner import evaluate_every_check
+from services.quality.settings import get_settings
 from services.quality.store import store_results, sync_definitions
 from services.quality.verdict import Verdict, stored_verdict, tally
 from shared.db import get_engine, transaction
 from shared.logging import bind
 from shared.ops import ACTIVE_RUN_STATUSES, RUN_WIDE, StepRef, finish_run
-from shared.settings import get_settings
 from shared.steps import StepContext, run_step
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def judge(step: StepContext, *, registry: CheckRegistry = REGISTRY,
         ).one()
         results = evaluate_every_check(engine, conn, registry,
                                        run_id=run_id, run_date=run.run_date,
-                                       retailers=run.retailers, settings=step.settings.quality,
+                                       retailers=run.retailers, settings=get_settings().quality,
                                        now=_now(now))
         store_results(conn, run_id, run.run_date, results)
         counts = tally(results)

@@ -10,13 +10,17 @@ from typing import Any
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from services.quality.judge import judge, recheck_date
+from services.quality.settings import QualityWorkerSettings
 from shared.celery_app import celery_app
 from shared.contracts import DatePayload
-from shared.settings import get_settings
+from shared.settings import load_settings_or_exit
 from shared.steps import retry_countdown, step_task
 
 # A database that went away is worth another attempt; anything else would fail again.
 RETRYABLE = (OperationalError, InterfaceError)
+# A worker without its own variables stops here, naming them.
+settings = load_settings_or_exit(QualityWorkerSettings)
+celery_app.conf.worker_concurrency = settings.quality.worker_concurrency
 
 # Judge a run: evaluate every check, store the results, set the run's final status.
 run_checks = step_task(celery_app, "quality.run_checks", transient=RETRYABLE)(judge)
@@ -26,7 +30,7 @@ run_checks = step_task(celery_app, "quality.run_checks", transient=RETRYABLE)(ju
 def check_date(self, **kwargs: Any) -> dict[str, Any]:
     """Re-run the checks of a date against its latest run and re-judge that run."""
     payload = DatePayload.read(kwargs)
-    s = get_settings()
+    s = settings
     try:
         return recheck_date(payload.run_date, payload.retailers)
     except RETRYABLE as exc:

@@ -29,12 +29,12 @@ from services.transformation.orders import load_orders
 from services.transformation.rejected import load_rejected
 from services.transformation.sales import load_sales
 from services.transformation.scd2 import load_customers, load_products
+from services.transformation.settings import TransformationWorkerSettings, get_settings
 from services.transformation.staging import PartitionCorrupt, stage_partition
 from services.transformation.statistics import refresh_statistics
 from shared import ops
 from shared.contracts import ContractError
 from shared.s3 import get_s3
-from shared.settings import Settings
 from shared.steps import StepContext, StepResult, run_step
 
 log = logging.getLogger(__name__)
@@ -51,12 +51,15 @@ def as_date(value: dt.date | str) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
-def load(step: StepContext, *, s3: Any = None) -> None:
+def load(step: StepContext, *, settings: TransformationWorkerSettings | None = None,
+         s3: Any = None) -> None:
     """Load the step's partition and refresh its marts; finish the step in the same
     transaction. Then analyze what it loaded, before the quality checks query it (the
-    runner sends quality's message only after this returns)."""
+    runner sends quality's message only after this returns).
+
+    `settings` defaults to the worker's (`TransformationWorkerSettings`)."""
     started = time.perf_counter()
-    counts = _load(step, s3 or get_s3())
+    counts = _load(step, s3 or get_s3(), settings or get_settings())
     try:
         refresh_statistics(step.engine, counts)
     except Exception:  # noqa: BLE001 - the load is committed; the hand-over must happen
@@ -67,8 +70,8 @@ def load(step: StepContext, *, s3: Any = None) -> None:
 
 def load_partition(run_id: str, retailer_id: str, run_date: dt.date | str, *,
                    engine: Engine | None = None, s3: Any = None,
-                   settings: Settings | None = None, task_id: str | None = None,
-                   send: bool = True) -> StepResult:
+                   settings: TransformationWorkerSettings | None = None,
+                   task_id: str | None = None, send: bool = True) -> StepResult:
     """Run one transform step in this process, as the task does (tests, benchmarks).
 
     Args:
@@ -80,13 +83,14 @@ def load_partition(run_id: str, retailer_id: str, run_date: dt.date | str, *,
         delivery, `retry` / `failed` / `dead` with the error.
     """
     ref = ops.StepRef(run_id, "transform", retailer_id, as_date(run_date))
-    return run_step(ref, partial(load, s3=s3), task_id=task_id, settings=settings,
+    return run_step(ref, partial(load, s3=s3, settings=settings), task_id=task_id,
+                    settings=settings,
                     engine=engine or get_load_engine(), permanent=PERMANENT_ERRORS,
                     send=send)
 
 
-def _load(step: StepContext, s3: Any) -> dict[str, Any]:
-    ref, settings, conf = step.ref, step.settings, step.settings.transformation
+def _load(step: StepContext, s3: Any, settings: TransformationWorkerSettings) -> dict[str, Any]:
+    ref, conf = step.ref, settings.transformation
     started = time.perf_counter()
     phases = _Phases(step)
     with step.engine.begin() as conn:

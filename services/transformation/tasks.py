@@ -11,11 +11,17 @@ from typing import Any
 from services.transformation.db import get_load_engine
 from services.transformation.load import PERMANENT_ERRORS, load
 from services.transformation.replay import replay_date as replay
+from services.transformation.settings import TransformationWorkerSettings
 from shared.celery_app import celery_app
 from shared.contracts import DatePayload
+from shared.settings import load_settings_or_exit
 from shared.steps import step_task
 
 __all__ = ["celery_app", "load_partition", "replay_date"]
+
+# A worker without its own variables stops here, naming them.
+settings = load_settings_or_exit(TransformationWorkerSettings)
+celery_app.conf.worker_concurrency = settings.transformation.worker_concurrency
 
 # Load one partition (silver -> star schema -> marts) in one transaction.
 load_partition = step_task(celery_app, "transformation.load_partition",

@@ -23,7 +23,8 @@ import pytest
 from sqlalchemy import text
 
 from services.ingestion import runs
-from shared.settings import RETAILER_IDS, Settings
+from services.ingestion.settings import IngestionBeatSettings
+from shared.settings import RETAILER_IDS, BrokerSettings, StepSettings
 from suite.processes import ManagedProcess
 from tests.e2e.test_pipeline import SUCCESS, assert_marts_equal_sources, assert_reconciled
 from tests.fixtures.core import LOG_DIR, celery_worker, purge_queues, truncate_pipeline_tables
@@ -84,7 +85,8 @@ def processes(retailer_apps, engine, s3, redis_db) -> Iterator[dict[str, Managed
 
 def test_a_killed_ingestion_worker_is_back_to_work_within_90s_with_default_leases(
         processes, retailer_apps, engine, settings, record_property):
-    defaults = Settings.model_fields
+    defaults = {**BrokerSettings.model_fields, **StepSettings.model_fields,
+                **IngestionBeatSettings.model_fields}
     for name in ("step_lease_seconds", "step_heartbeat_seconds", "sweeper_interval_seconds",
                  "task_visibility_timeout_seconds"):
         assert getattr(settings, name) == defaults[name].default, f"{name} is overridden"

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from shared import ops, stages
 from shared.db import transaction
-from shared.settings import Settings
+from shared.settings import StepSettings
 from shared.stages import Stage
 from shared.steps import PermanentError, StepContext, run_step
 
@@ -118,6 +118,6 @@ def test_the_settings_refuse_a_lease_that_two_heartbeats_would_outlive(monkeypat
     monkeypatch.setenv("STEP_LEASE_SECONDS", "6")
     monkeypatch.setenv("STEP_HEARTBEAT_SECONDS", "3")
     with pytest.raises(ValidationError, match="more than twice STEP_HEARTBEAT_SECONDS"):
-        Settings()
+        StepSettings()
     monkeypatch.setenv("STEP_LEASE_SECONDS", "7")
-    assert Settings().step_lease_seconds == 7
+    assert StepSettings().step_lease_seconds == 7
