@@ -205,6 +205,9 @@ class Settings(BaseSettings):
     schedule_hour_utc: int = Field(2, ge=0, le=23)
     schedule_minute: int = Field(0, ge=0, le=59)
     flower_port: int = 5555
+    # Largest request body the HTTP APIs read; a longer one is a 413 before it is read
+    # whole. Their bodies are a date and a few retailer ids: 64 KiB leaves room to spare.
+    api_max_body_bytes: int = Field(64 * 1024, ge=1024)
 
     retailer: RetailerCommonSettings = Field(default_factory=RetailerCommonSettings)
     retailer1: Retailer1Settings = Field(default_factory=Retailer1Settings)

@@ -1,0 +1,66 @@
+"""Readiness: can this service reach PostgreSQL, Redis and S3 right now?
+
+One probe for the three APIs (`GET /readyz`), and the dependency part of quality's
+`GET /health`: the same names, the same timeout and the same wording of a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+from sqlalchemy import text
+
+from shared.db import get_engine
+from shared.s3 import make_s3_client
+from shared.settings import Settings
+
+TIMEOUT_SECONDS = 2.0
+
+
+def check_postgresql(_settings: Settings) -> None:
+    with get_engine().connect() as conn:
+        conn.execute(text("select 1"))
+
+
+def check_redis(settings: Settings) -> None:
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=TIMEOUT_SECONDS,
+                                  socket_timeout=TIMEOUT_SECONDS)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def check_s3(settings: Settings) -> None:
+    make_s3_client(settings, timeout_seconds=TIMEOUT_SECONDS, max_attempts=1).head_bucket(
+        Bucket=settings.s3_bucket)
+
+
+CHECKS: dict[str, Callable[[Settings], None]] = {
+    "postgresql": check_postgresql, "redis": check_redis, "s3": check_s3,
+}
+
+
+def readiness(settings: Settings, names: Sequence[str] = tuple(CHECKS)) -> dict[str, str]:
+    """Each named dependency's state: "ok" or the error that says why not (checked
+    concurrently, so a dead one costs one timeout, not three).
+
+    Args:
+        settings: where the dependencies are.
+        names: which of CHECKS a service depends on.
+    Returns:
+        {name: "ok" | "<ExceptionType>: <message>"} in the order of `names`.
+    """
+
+    def run(check: Callable[[Settings], None]) -> str:
+        try:
+            check(settings)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            return f"{type(exc).__name__}: {str(exc)[:300]}"
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        futures = {name: pool.submit(run, CHECKS[name]) for name in names}
+        return {name: future.result() for name, future in futures.items()}
