@@ -14,6 +14,7 @@ Every app gets, from here and nowhere else:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -30,7 +31,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.api_auth import check_token, require_pipeline_token
-from shared.api_errors import ErrorResponse, NotReady, PayloadTooLarge, register_error_handlers
+from shared.api_errors import (
+    ErrorResponse,
+    InvalidRequest,
+    NotReady,
+    PayloadTooLarge,
+    register_error_handlers,
+)
 from shared.db import get_engine
 from shared.logging import configure_logging
 from shared.readiness import readiness
@@ -76,8 +83,16 @@ async def read_body_within(request: Request, limit: int) -> None:
         if size > limit:
             raise PayloadTooLarge(f"the body is over {limit} bytes (API_MAX_BODY_BYTES)")
         chunks.append(chunk)
+    body = b"".join(chunks)
+    if body:
+        # FastAPI answers 400 to bytes that are not text; every body here is JSON, and a
+        # body that is not is malformed input like any other: 422.
+        try:
+            json.loads(body)
+        except ValueError as exc:
+            raise InvalidRequest(f"the body is not JSON: {exc}") from None
     # FastAPI reads the body through `request.body()`, which returns this cached value.
-    request._body = b"".join(chunks)
+    request._body = body
 
 
 class ContractRoute(APIRoute):

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from shared.ops import ActiveRunExists
 
@@ -143,6 +144,15 @@ HTTP_ERROR_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allow
                     413: "payload_too_large"}
 
 
+def allowed_methods(request: Request) -> list[str] | None:
+    """The methods the app's OpenAPI documents on the request's path (None when the path
+    is not in it)."""
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            return sorted(method.upper() for method in operations)
+    return None
+
+
 def register_error_handlers(app: FastAPI) -> None:
     """Map every error to `{"error", "detail"}` with its status code."""
 
@@ -162,11 +172,16 @@ def register_error_handlers(app: FastAPI) -> None:
                              422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
-        # Keep the exception's headers: a 405 carries `Allow` (RFC 9110 requires it).
+        headers = dict(exc.headers) if exc.headers else {}
+        allowed = allowed_methods(request) if exc.status_code == 405 else None
+        if allowed:
+            # Starlette names only the methods of the first route on the path; RFC 9110
+            # wants every method the resource answers.
+            headers["Allow"] = ", ".join(allowed)
         return json_response({"error": code, "detail": str(exc.detail)}, exc.status_code,
-                             dict(exc.headers) if exc.headers else None)
+                             headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
