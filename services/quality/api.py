@@ -36,7 +36,6 @@ from shared.api_app import ConnectionDep, ServiceApi, SettingsDep, service_route
 from shared.api_auth import RequireToken
 from shared.api_errors import error_responses
 from shared.api_types import NAME_PATTERN, Day
-from shared.celery_app import celery_app
 from shared.db import get_engine, transaction
 from shared.ops import RUN_WIDE
 from shared.readiness import readiness
@@ -133,6 +132,10 @@ def run_checks(body: CheckRunRequest, conn: ConnectionDep) -> CheckRunAccepted:
     retailers = list(body.retailers) if body.retailers else None
     # Refuse now what the task would refuse later: the caller learns it in this answer.
     run_id, targets = validate_recheck(conn, body.date, retailers)
+    # Imported here: the Celery app reads settings when it is built, and importing this
+    # module must not (uvicorn --factory builds the app, with its settings, at start).
+    from shared.celery_app import celery_app
+
     task = celery_app.send_task("quality.check_date",
                                 kwargs={"run_date": body.date.isoformat(),
                                         "retailers": retailers})
