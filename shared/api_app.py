@@ -41,7 +41,7 @@ from shared.api_errors import (
 from shared.db import get_engine
 from shared.logging import configure_logging
 from shared.readiness import readiness
-from shared.settings import Settings
+from shared.settings import Settings, load_settings_or_exit
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,6 @@ class ServiceApi:
     """What makes one service's API: its routers and what it needs."""
 
     name: str
-    title: str
     description: str
     routers: Sequence[APIRouter]
     # Names from shared.readiness.CHECKS this service cannot work without.
@@ -218,7 +217,7 @@ def create_app(settings: Settings, service: ServiceApi) -> FastAPI:
             service.on_startup(settings)
         yield
 
-    app = FastAPI(title=f"Retail pipeline: {service.title}", version="1",
+    app = FastAPI(title=f"Retail pipeline: {service.name}", version="1",
                   description=service.description, lifespan=lifespan)
     app.state.settings = settings
     register_error_handlers(app)
@@ -229,3 +228,14 @@ def create_app(settings: Settings, service: ServiceApi) -> FastAPI:
     if service.static_dir is not None:
         app.mount("/static", StaticFiles(directory=service.static_dir), name="static")
     return app
+
+
+def app_factory(service: ServiceApi) -> Callable[[Settings | None], FastAPI]:
+    """A service's `create_app(settings=None)`, the target of `uvicorn --factory`: the
+    settings are read when it is called (at the process start), unless a test passes them."""
+
+    def create_service_app(settings: Settings | None = None) -> FastAPI:
+        return create_app(settings or load_settings_or_exit(), service)
+
+    create_service_app.__doc__ = f"The {service.name} app, built with its settings."
+    return create_service_app

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from services.ingestion import runs
 from services.ingestion.schemas import RunLink, RunsAccepted, RunsRequest
@@ -19,8 +19,9 @@ from shared.api_auth import RequireToken
 from shared.api_errors import error_responses
 from shared.api_types import Day
 from shared.run_models import RunList, RunStatus, RunStatusName
-from shared.settings import Settings, load_settings_or_exit
 
+DESCRIPTION = ("Pulls each retailer's day into the S3 lake (bronze, silver, rejected objects "
+               "and a manifest per partition).")
 router = service_router()
 
 
@@ -59,13 +60,6 @@ def get_runs(conn: ConnectionDep,
         {"runs": runs.list_runs(conn, run_date=date, status=status, limit=limit)})
 
 
-SERVICE = ServiceApi(
-    name="ingestion", title="ingestion",
-    description="Pulls each retailer's day into the S3 lake (bronze, silver, rejected "
-                "objects and a manifest per partition).",
-    routers=[router], depends_on=("postgresql", "redis", "s3"))
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The ingestion app; settings are read here, at the process start."""
-    return api_app.create_app(settings or load_settings_or_exit(), SERVICE)
+# `uvicorn services.ingestion.api:create_app --factory`
+create_app = api_app.app_factory(ServiceApi("ingestion", DESCRIPTION, [router],
+                                            depends_on=("postgresql", "redis", "s3")))

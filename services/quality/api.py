@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import Depends, Query
 from fastapi.responses import FileResponse, JSONResponse
 
 from services.quality import health, queries
@@ -39,7 +39,7 @@ from shared.api_types import NAME_PATTERN, Day
 from shared.db import get_engine, transaction
 from shared.ops import RUN_WIDE
 from shared.readiness import readiness
-from shared.settings import RETAILER_IDS, Settings, load_settings_or_exit
+from shared.settings import RETAILER_IDS, Settings
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -159,15 +159,9 @@ def sync_check_definitions(_settings: Settings) -> None:
         log.warning("could not sync check definitions at startup: %s", exc)
 
 
-SERVICE = ServiceApi(
-    name="quality", title="quality",
-    description="Runs the quality checks of each run, stores their results, judges the run; "
-                "the page at / shows them.",
-    routers=[router], depends_on=DEPENDS_ON, on_startup=sync_check_definitions,
-    static_dir=STATIC_DIR)
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The quality app; settings are read here, at the process start."""
-    return api_app.create_app(settings or load_settings_or_exit(), SERVICE)
+# `uvicorn services.quality.api:create_app --factory`
+create_app = api_app.app_factory(ServiceApi(
+    "quality", "Runs the quality checks of each run, stores their results, judges the run; "
+               "the page at / shows them.",
+    [router], depends_on=DEPENDS_ON, on_startup=sync_check_definitions, static_dir=STATIC_DIR))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from services.transformation.errors import NothingStored
@@ -18,8 +17,9 @@ from shared.api_app import ServiceApi, service_router
 from shared.api_auth import RequireToken
 from shared.api_errors import error_responses
 from shared.api_types import Day, RequestModel, RetailerId
-from shared.settings import Settings, load_settings_or_exit
 
+DESCRIPTION = ("Loads the lake's silver objects into the star schema and marts; replays a date "
+               "from stored objects.")
 router = service_router()
 
 
@@ -49,13 +49,6 @@ def post_replay(body: ReplayRequest) -> ReplayAccepted:
     return ReplayAccepted(run_id=run_id, date=body.date, retailers=body.retailers)
 
 
-SERVICE = ServiceApi(
-    name="transformation", title="transformation",
-    description="Loads the lake's silver objects into the star schema and marts; replays a "
-                "date from stored objects.",
-    routers=[router], depends_on=("postgresql", "redis", "s3"))
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The transformation app; settings are read here, at the process start."""
-    return api_app.create_app(settings or load_settings_or_exit(), SERVICE)
+# `uvicorn services.transformation.api:create_app --factory`
+create_app = api_app.app_factory(ServiceApi("transformation", DESCRIPTION, [router],
+                                            depends_on=("postgresql", "redis", "s3")))
