@@ -47,6 +47,7 @@ os.environ.update(ENV)  # before anything reads settings
 import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from shared.run_models import parse_run_status  # noqa: E402
 from shared.settings import get_settings  # noqa: E402
 
 
@@ -101,8 +102,8 @@ def run_once(lines: int) -> dict:
         resp.raise_for_status()
         run_id = resp.json()["runs"][0]["run_id"]
         while True:
-            status = httpx.get(f"http://127.0.0.1:{s.ingestion.port}/runs/{run_id}",
-                               timeout=30).json()["status"]
+            status = parse_run_status(httpx.get(
+                f"http://127.0.0.1:{s.ingestion.port}/runs/{run_id}", timeout=30).json()).status
             if status not in ("queued", "running"):
                 break
             time.sleep(0.25)

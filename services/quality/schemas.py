@@ -114,10 +114,68 @@ class HealthReport(BaseModel):
     freshness: Freshness | None = None
 
 
+class DashboardRun(BaseModel):
+    """A latest run with its results counted by status."""
+
+    run_id: str
+    run_date: dt.date
+    kind: str
+    status: str
+    retailers: list[str]
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    error: str | None
+    passed: int = Field(alias="pass")
+    warn: int
+    fail: int
+    errors: int = Field(description="results that could not be evaluated")
+
+
+class GridCheck(BaseModel):
+    check_name: str
+    kind: str | None
+    severity: str | None
+    scope: str | None
+    description: str | None
+
+
+class GridColumn(BaseModel):
+    run_date: dt.date
+    run_id: str
+    run_status: str
+    retailer_id: str
+
+
+class GridCell(BaseModel):
+    result_id: int
+    status: StatusName
+    message: str
+
+
+class Grid(BaseModel):
+    """Checks x (date, retailer) of the latest judged run of each recent date."""
+
+    checks: list[GridCheck]
+    columns: list[GridColumn]
+    cells: dict[str, dict[str, GridCell]] = Field(
+        description="check name -> `<run_date>|<retailer_id>` -> its result")
+
+
+class Series(BaseModel):
+    """Per retailer and day; null where nothing was loaded (a gap, not a zero)."""
+
+    dates: list[dt.date]
+    retailers: list[str]
+    lines: dict[str, list[int | None]]
+    revenue_usd: dict[str, list[float | None]]
+    rejected_share: dict[str, list[float | None]]
+
+
 class Dashboard(BaseModel):
-    """What the page draws; `grid` and `series` are shaped for its charts (see app.js)."""
+    """What the page draws: the latest runs, the check grid and the charts' series."""
 
     generated_at: dt.datetime
-    runs: list[dict[str, Any]]
-    grid: dict[str, Any]
-    series: dict[str, Any]
+    runs: list[DashboardRun]
+    grid: Grid
+    series: Series
