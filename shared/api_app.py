@@ -15,7 +15,6 @@ Every app gets, from here and nowhere else:
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -42,9 +41,6 @@ from shared.db import get_engine
 from shared.logging import configure_logging
 from shared.readiness import readiness
 from shared.settings import Settings, load_settings_or_exit
-
-log = logging.getLogger(__name__)
-
 
 # -- dependencies ---------------------------------------------------------------------------
 
