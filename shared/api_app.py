@@ -15,9 +15,9 @@ Every app gets, from here and nowhere else:
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -39,7 +39,7 @@ from shared.api_errors import (
 )
 from shared.db import get_engine
 from shared.logging import configure_logging
-from shared.readiness import readiness
+from shared.readiness import ReadinessCheck, readiness
 from shared.settings import Settings, load_settings_or_exit
 
 # -- dependencies ---------------------------------------------------------------------------
@@ -156,7 +156,7 @@ class NotReadyResponse(ErrorResponse):
     checks: dict[str, str] = Field(description='each dependency: "ok" or why not')
 
 
-def probes(depends_on: Sequence[str]) -> APIRouter:
+def probes(depends_on: Sequence[str], extra: Mapping[str, ReadinessCheck]) -> APIRouter:
     """`GET /livez` and `GET /readyz` on the dependencies a service names."""
     router = service_router()
 
@@ -170,7 +170,7 @@ def probes(depends_on: Sequence[str]) -> APIRouter:
                                  "description": "a dependency is unreachable"}})
     def readyz(settings: SettingsDep) -> Readiness:
         """Readiness: every dependency answers (503 naming the ones that do not)."""
-        checks = readiness(settings, depends_on)
+        checks = readiness(settings, depends_on, extra)
         down = [name for name, state in checks.items() if state != "ok"]
         if down:
             raise NotReady("not reachable: " + ", ".join(f"{n} ({checks[n]})" for n in down),
@@ -191,6 +191,8 @@ class ServiceApi:
     routers: Sequence[APIRouter]
     # Names from shared.readiness.CHECKS this service cannot work without.
     depends_on: Sequence[str]
+    # Checks of the service's own (reported under their names beside the shared ones).
+    extra_checks: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     # Work at start (after logging is configured), with the app's settings.
     on_startup: Callable[[Settings], None] | None = None
     static_dir: Path | None = None
@@ -218,7 +220,7 @@ def create_app(settings: Settings, service: ServiceApi) -> FastAPI:
     app.state.settings = settings
     register_error_handlers(app)
     app.add_middleware(NoSniff)
-    app.include_router(probes(service.depends_on))
+    app.include_router(probes(service.depends_on, service.extra_checks))
     for router in service.routers:
         app.include_router(router)
     if service.static_dir is not None:

@@ -6,7 +6,7 @@ One probe for the three APIs (`GET /readyz`), and the dependency part of quality
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import redis
@@ -38,29 +38,34 @@ def check_s3(settings: Settings) -> None:
         Bucket=settings.s3_bucket)
 
 
-CHECKS: dict[str, Callable[[Settings], None]] = {
+ReadinessCheck = Callable[[Settings], None]
+CHECKS: dict[str, ReadinessCheck] = {
     "postgresql": check_postgresql, "redis": check_redis, "s3": check_s3,
 }
 
 
-def readiness(settings: Settings, names: Sequence[str] = tuple(CHECKS)) -> dict[str, str]:
+def readiness(settings: Settings, names: Sequence[str] = tuple(CHECKS),
+              extra: Mapping[str, ReadinessCheck] | None = None) -> dict[str, str]:
     """Each named dependency's state: "ok" or the error that says why not (checked
     concurrently, so a dead one costs one timeout, not three).
 
     Args:
         settings: where the dependencies are.
         names: which of CHECKS a service depends on.
+        extra: a service's own checks, by name.
     Returns:
-        {name: "ok" | "<ExceptionType>: <message>"} in the order of `names`.
+        {name: "ok" | "<ExceptionType>: <message>"}, `names` first, then `extra`.
     """
 
-    def run(check: Callable[[Settings], None]) -> str:
+    chosen = {**{name: CHECKS[name] for name in names}, **(extra or {})}
+
+    def run(check: ReadinessCheck) -> str:
         try:
             check(settings)
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             return f"{type(exc).__name__}: {str(exc)[:300]}"
         return "ok"
 
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        futures = {name: pool.submit(run, CHECKS[name]) for name in names}
+    with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
+        futures = {name: pool.submit(run, check) for name, check in chosen.items()}
         return {name: future.result() for name, future in futures.items()}

@@ -36,7 +36,8 @@ def stored_day(lake):
 def test_health_endpoints(client):
     assert client.get("/livez").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {
-        "status": "ready", "checks": {"postgresql": "ok", "redis": "ok", "s3": "ok"}}
+        "status": "ready",
+        "checks": {"postgresql": "ok", "redis": "ok", "s3": "ok", "marts": "ok"}}
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong-token", "Basic dGVzdA==", "Bearer"])
