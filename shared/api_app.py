@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mappin
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy.engine import Connection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,14 +40,33 @@ from shared.api_errors import (
 from shared.db import get_engine
 from shared.logging import configure_logging
 from shared.readiness import ReadinessCheck, readiness
-from shared.settings import Settings, load_settings_or_exit
+from shared.settings import load_settings_or_exit
+
+# -- settings -------------------------------------------------------------------------------
+
+class ApiSettings(Protocol):
+    """What the skeleton reads of an API process's settings (each service's API settings
+    class has it: ApiTokenSettings and LoggingSettings, plus its own)."""
+
+    @property
+    def pipeline_api_token(self) -> SecretStr: ...
+
+    @property
+    def api_max_body_bytes(self) -> int: ...
+
+    @property
+    def log_format(self) -> str: ...
+
+    @property
+    def log_level(self) -> str: ...
+
 
 # -- dependencies ---------------------------------------------------------------------------
 
-def app_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
-    settings: Settings = request.app.state.settings
-    return settings
+def app_settings(request: Request) -> Any:
+    """The settings the app was created with (a service annotates them with its own class:
+    `Annotated[IngestionApiSettings, Depends(app_settings)]`)."""
+    return request.app.state.settings
 
 
 def read_connection() -> Iterator[Connection]:
@@ -56,7 +75,6 @@ def read_connection() -> Iterator[Connection]:
         yield conn
 
 
-SettingsDep = Annotated[Settings, Depends(app_settings)]
 ConnectionDep = Annotated[Connection, Depends(read_connection)]
 
 
@@ -168,7 +186,7 @@ def probes(depends_on: Sequence[str], extra: Mapping[str, ReadinessCheck]) -> AP
     @router.get("/readyz", response_model=Readiness, tags=["probes"],
                 responses={503: {"model": NotReadyResponse,
                                  "description": "a dependency is unreachable"}})
-    def readyz(settings: SettingsDep) -> Readiness:
+    def readyz(settings: Annotated[Any, Depends(app_settings)]) -> Readiness:
         """Readiness: every dependency answers (503 naming the ones that do not)."""
         checks = readiness(settings, depends_on, extra)
         down = [name for name, state in checks.items() if state != "ok"]
@@ -194,11 +212,11 @@ class ServiceApi:
     # Checks of the service's own (reported under their names beside the shared ones).
     extra_checks: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     # Work at start (after logging is configured), with the app's settings.
-    on_startup: Callable[[Settings], None] | None = None
+    on_startup: Callable[[Any], None] | None = None
     static_dir: Path | None = None
 
 
-def create_app(settings: Settings, service: ServiceApi) -> FastAPI:
+def create_app(settings: ApiSettings, service: ServiceApi) -> FastAPI:
     """Build a service's FastAPI app.
 
     Args:
@@ -228,12 +246,14 @@ def create_app(settings: Settings, service: ServiceApi) -> FastAPI:
     return app
 
 
-def app_factory(service: ServiceApi) -> Callable[[Settings | None], FastAPI]:
+def app_factory(service: ServiceApi,
+                settings_class: type[Any]) -> Callable[[ApiSettings | None], FastAPI]:
     """A service's `create_app(settings=None)`, the target of `uvicorn --factory`: the
-    settings are read when it is called (at the process start), unless a test passes them."""
+    process's settings (`settings_class`) are read when it is called, at the process start,
+    unless a test passes them."""
 
-    def create_service_app(settings: Settings | None = None) -> FastAPI:
-        return create_app(settings or load_settings_or_exit(), service)
+    def create_service_app(settings: ApiSettings | None = None) -> FastAPI:
+        return create_app(settings or load_settings_or_exit(settings_class), service)
 
     create_service_app.__doc__ = f"The {service.name} app, built with its settings."
     return create_service_app

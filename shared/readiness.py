@@ -8,23 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import redis
 from sqlalchemy import text
 
 from shared.db import get_engine
 from shared.s3 import make_s3_client
-from shared.settings import Settings
+from shared.settings import BrokerSettings, S3Settings
 
 TIMEOUT_SECONDS = 2.0
 
 
-def check_postgresql(_settings: Settings) -> None:
+def check_postgresql(_settings: object) -> None:
     with get_engine().connect() as conn:
         conn.execute(text("select 1"))
 
 
-def check_redis(settings: Settings) -> None:
+def check_redis(settings: BrokerSettings) -> None:
     client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=TIMEOUT_SECONDS,
                                   socket_timeout=TIMEOUT_SECONDS)
     try:
@@ -33,18 +34,20 @@ def check_redis(settings: Settings) -> None:
         client.close()
 
 
-def check_s3(settings: Settings) -> None:
+def check_s3(settings: S3Settings) -> None:
     make_s3_client(settings, timeout_seconds=TIMEOUT_SECONDS, max_attempts=1).head_bucket(
         Bucket=settings.s3_bucket)
 
 
-ReadinessCheck = Callable[[Settings], None]
+# A check takes the process's settings (each reads the concern it needs) and raises when
+# its dependency does not answer.
+ReadinessCheck = Callable[[Any], None]
 CHECKS: dict[str, ReadinessCheck] = {
     "postgresql": check_postgresql, "redis": check_redis, "s3": check_s3,
 }
 
 
-def readiness(settings: Settings, names: Sequence[str] = tuple(CHECKS),
+def readiness(settings: Any, names: Sequence[str] = tuple(CHECKS),
               extra: Mapping[str, ReadinessCheck] | None = None) -> dict[str, str]:
     """Each named dependency's state: "ok" or the error that says why not (checked
     concurrently, so a dead one costs one timeout, not three).

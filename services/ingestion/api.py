@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from services.ingestion import runs
 from services.ingestion.schemas import RunLink, RunsAccepted, RunsRequest
+from services.ingestion.settings import IngestionApiSettings
 from shared import api_app
-from shared.api_app import ConnectionDep, ServiceApi, SettingsDep, service_router
+from shared.api_app import ConnectionDep, ServiceApi, app_settings, service_router
 from shared.api_auth import RequireToken
 from shared.api_errors import error_responses
 from shared.api_types import Day
@@ -23,6 +24,7 @@ from shared.run_models import RunList, RunStatus, RunStatusName
 DESCRIPTION = ("Pulls each retailer's day into the S3 lake (bronze, silver, rejected objects "
                "and a manifest per partition).")
 router = service_router()
+SettingsDep = Annotated[IngestionApiSettings, Depends(app_settings)]
 
 
 @router.post("/runs", status_code=202, response_model=RunsAccepted, dependencies=[RequireToken],
@@ -62,4 +64,5 @@ def get_runs(conn: ConnectionDep,
 
 # `uvicorn services.ingestion.api:create_app --factory`
 create_app = api_app.app_factory(ServiceApi("ingestion", DESCRIPTION, [router],
-                                            depends_on=("postgresql", "redis", "s3")))
+                                            depends_on=("postgresql", "redis", "s3")),
+                                 IngestionApiSettings)

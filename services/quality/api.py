@@ -30,16 +30,17 @@ from services.quality.schemas import (
     ResultList,
     StatusName,
 )
+from services.quality.settings import QualityApiSettings
 from services.quality.store import sync_definitions
 from shared import api_app
-from shared.api_app import ConnectionDep, ServiceApi, SettingsDep, service_router
+from shared.api_app import ConnectionDep, ServiceApi, app_settings, service_router
 from shared.api_auth import RequireToken
 from shared.api_errors import error_responses
 from shared.api_types import NAME_PATTERN, Day
 from shared.db import get_engine, transaction
 from shared.ops import RUN_WIDE
 from shared.readiness import readiness
-from shared.settings import RETAILER_IDS, Settings
+from shared.settings import RETAILER_IDS
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -62,6 +63,7 @@ def clock() -> dt.datetime:
 
 Now = Annotated[dt.datetime, Depends(clock)]
 router = service_router()
+SettingsDep = Annotated[QualityApiSettings, Depends(app_settings)]
 
 
 @router.get("/", include_in_schema=False)
@@ -149,7 +151,7 @@ def dashboard(conn: ConnectionDep, settings: SettingsDep) -> Dashboard:
     return Dashboard.model_validate(queries.dashboard(conn, settings.quality))
 
 
-def sync_check_definitions(_settings: Settings) -> None:
+def sync_check_definitions(_settings: QualityApiSettings) -> None:
     """At start: the registry's definitions into quality.check_definition (also done by
     every verdict, so a database still starting is only logged)."""
     try:
@@ -163,5 +165,6 @@ def sync_check_definitions(_settings: Settings) -> None:
 create_app = api_app.app_factory(ServiceApi(
     "quality", "Runs the quality checks of each run, stores their results, judges the run; "
                "the page at / shows them.",
-    [router], depends_on=DEPENDS_ON, on_startup=sync_check_definitions, static_dir=STATIC_DIR))
+    [router], depends_on=DEPENDS_ON, on_startup=sync_check_definitions, static_dir=STATIC_DIR),
+    QualityApiSettings)
 

@@ -19,8 +19,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from services.quality.deadlines import expectation
+from services.quality.settings import QualityWorkerSettings
 from services.quality.verdict import stored_verdict
-from shared.settings import RETAILER_IDS, Settings
+from shared.settings import RETAILER_IDS
 
 OVERDUE_SHOWN = 50  # a pipeline down for months would otherwise list thousands
 
@@ -53,7 +54,7 @@ def latest_verdicts(conn: Connection) -> list[dict[str, Any]]:
     return verdicts
 
 
-def report(conn: Connection | None, checks: dict[str, str], settings: Settings,
+def report(conn: Connection | None, checks: dict[str, str], settings: QualityWorkerSettings,
            now: dt.datetime) -> dict[str, Any]:
     """The /health body; `status` "ok" answers 200, "failing" 503.
 

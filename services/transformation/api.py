@@ -13,13 +13,13 @@ from sqlalchemy import text
 
 from services.transformation.errors import NothingStored
 from services.transformation.replay import NoStoredPartition, replay_date
+from services.transformation.settings import TransformationApiSettings
 from shared import api_app
 from shared.api_app import ServiceApi, service_router
 from shared.api_auth import RequireToken
 from shared.api_errors import error_responses
 from shared.api_types import Day, RequestModel, RetailerId
 from shared.db import get_engine
-from shared.settings import Settings
 
 DESCRIPTION = ("Loads the lake's silver objects into the star schema and marts; replays a date "
                "from stored objects.")
@@ -52,7 +52,7 @@ def post_replay(body: ReplayRequest) -> ReplayAccepted:
     return ReplayAccepted(run_id=run_id, date=body.date, retailers=body.retailers)
 
 
-def check_marts_installed(_settings: Settings) -> None:
+def check_marts_installed(_settings: TransformationApiSettings) -> None:
     """The marts' SQL is installed (a load refreshes them: without it every load fails)."""
     with get_engine().connect() as conn:
         conn.execute(text("select 'marts.round_hours(double precision)'::regprocedure"))
@@ -61,4 +61,5 @@ def check_marts_installed(_settings: Settings) -> None:
 # `uvicorn services.transformation.api:create_app --factory`
 create_app = api_app.app_factory(ServiceApi("transformation", DESCRIPTION, [router],
                                             depends_on=("postgresql", "redis", "s3"),
-                                            extra_checks={"marts": check_marts_installed}))
+                                            extra_checks={"marts": check_marts_installed}),
+                                 TransformationApiSettings)
