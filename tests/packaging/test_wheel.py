@@ -102,7 +102,7 @@ def test_the_wheel_carries_the_sql_and_the_static_files(wheel):
 
 def test_the_package_comes_from_the_wheel_not_the_repo(venv, tmp_path):
     code = ("import sys, database, suite.dbinit, services.quality.api as q, retailers; "
-            "print(database.__file__); print(suite.dbinit.INIT_DIR); print(q.STATIC); "
+            "print(database.__file__); print(suite.dbinit.INIT_DIR); print(q.STATIC_DIR); "
             "print(retailers.__file__); "
             f"print(any(p.rstrip('/') == {str(ROOT)!r} for p in sys.path))")
     env = _env(PIPELINE_API_TOKEN="wheel-test-token", DATABASE_URL=DB_URL)
