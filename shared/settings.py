@@ -205,6 +205,10 @@ class Settings(BaseSettings):
     step_lease_seconds: int = 900
     step_max_attempts: int = Field(3, ge=1)
     sweeper_interval_seconds: int = 60
+    # bi_reader's statements (and open transactions) are cut off after this, whatever its
+    # session sets; the guard enforcing it runs this often (shared/bi_guard.py).
+    bi_statement_limit_seconds: int = Field(60, ge=1)
+    bi_guard_interval_seconds: float = Field(5.0, gt=0)
     schedule_hour_utc: int = Field(2, ge=0, le=23)
     schedule_minute: int = Field(0, ge=0, le=59)
     flower_port: int = 5555
