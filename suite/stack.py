@@ -1,7 +1,8 @@
 """The local stack without Docker: `retail up`, `down`, `status`, `logs`.
 
 `up` reuses PostgreSQL and Redis when they answer (else starts private ones under `.data/`),
-starts the S3 server, the retailers and every service process that exists, waits for each
+starts the S3 server (the lake on disk under `.data/lake`), the retailers and every service
+process that exists, waits for each
 health check and prints where each one is. Every process it starts is recorded in
 `.data/run/<name>.pid`, so `down` stops exactly those and nothing it found running.
 """
@@ -18,9 +19,11 @@ from pathlib import Path
 from shared.settings import Settings
 from suite import servers
 from suite.processes import DATA_DIR, ManagedProcess, port_open, stop_group
+from suite.s3server import s3_server
 
 RUN_DIR = DATA_DIR / "run"
 LOG_DIR = DATA_DIR / "logs"
+LAKE_DIR = DATA_DIR / "lake"
 
 
 @dataclass(frozen=True)
@@ -31,11 +34,12 @@ class Service:
     port: int | None = None
     health_path: str | None = None
     url: str | None = None  # what a person opens
+    env: tuple[tuple[str, str], ...] = ()  # for values kept off the command line
 
     def process(self) -> ManagedProcess:
         health_url = f"http://127.0.0.1:{self.port}{self.health_path}" if self.health_path else None
-        return ManagedProcess(self.name, self.cmd, port=self.port, health_url=health_url,
-                              log_dir=LOG_DIR)
+        return ManagedProcess(self.name, self.cmd, env=dict(self.env), port=self.port,
+                              health_url=health_url, log_dir=LOG_DIR)
 
 
 def _port(url: str) -> int:
@@ -50,10 +54,12 @@ def _celery_worker(service: str, concurrency: int) -> tuple[str, ...]:
 
 def services(s: Settings) -> list[Service]:
     """Every process of the suite, in start order."""
-    out = [Service("s3", "moto", ("moto_server", "-H", "127.0.0.1", "-p",
-                                  str(_port(s.s3_endpoint_url or "http://x:9000"))),
-                   port=_port(s.s3_endpoint_url or "http://x:9000"),
-                   url=s.s3_endpoint_url)]
+    s3_port = _port(s.s3_endpoint_url or "http://x:9000")
+    # The lake lives on disk under .data/lake, so `down` then `up` keeps every object.
+    lake = s3_server("s3", s3_port, LAKE_DIR, access_key=s.s3_access_key_id,
+                     secret_key=s.s3_secret_access_key.get_secret_value(), log_dir=LOG_DIR)
+    out = [Service("s3", "suite.s3server", tuple(lake.cmd), port=s3_port,
+                   url=s.s3_endpoint_url, env=tuple(lake.env.items()))]
     for rid in s.retailer_ids:
         conf = getattr(s, rid)
         port = _port(conf.url)

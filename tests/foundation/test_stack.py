@@ -98,3 +98,68 @@ def test_a_placeholder_secret_is_refused():
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2
     assert "PIPELINE_API_TOKEN" in proc.stderr and "placeholder" in proc.stderr
+
+
+def _wait_run(url: str, run_id: str, timeout: float = 180) -> dict:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = httpx.get(f"{url}/runs/{run_id}", timeout=10).json()
+        if run["status"] not in ("queued", "running"):
+            return run
+        time.sleep(0.5)
+    pytest.fail(f"run {run_id} did not end in {timeout}s")
+
+
+@pytest.mark.slow
+def test_down_then_up_keeps_the_lake_and_a_replay_of_an_earlier_run_succeeds(
+        tmp_path, clean_warehouse, settings):
+    """Issue #14 defect 9: the lake lived in the S3 server's memory and `make down` lost it."""
+    import datetime as dt
+
+    import httpx
+
+    from retailers.db import init_db
+    from retailers.generator import seed_dates
+
+    day = dt.date(2024, 2, 20)
+    rids = ("retailer1", "retailer2", "retailer3")
+    db_urls = {rid: getattr(settings, rid).database_url for rid in rids}
+    for rid in rids:
+        init_db(rid, db_urls[rid])
+    seed_dates(rids, day, day, settings=settings, overrides={"orders_per_day": 20},
+               database_urls=db_urls)
+    env = _env(tmp_path)
+    ingestion = f"http://127.0.0.1:{PORTS['INGESTION_PORT']}"
+    transformation = f"http://127.0.0.1:{PORTS['TRANSFORMATION_PORT']}"
+    auth = {"Authorization": f"Bearer {settings.pipeline_api_token.get_secret_value()}"}
+    up = _retail("up", env=env)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        resp = httpx.post(f"{ingestion}/runs", json={"date": day.isoformat()}, headers=auth,
+                          timeout=30)
+        assert resp.status_code == 202, resp.text
+        first = _wait_run(ingestion, resp.json()["runs"][0]["run_id"])
+        assert first["status"] in ("succeeded", "succeeded_with_warnings"), first
+    finally:
+        down = _retail("down", env=env)
+    assert down.returncode == 0, down.stdout + down.stderr
+    stored = sorted(p.relative_to(tmp_path / "lake") for p in (tmp_path / "lake").rglob("*")
+                    if p.is_file())
+    assert len([p for p in stored if p.parts[1] == "manifests"]) == 3, stored
+    up = _retail("up", env=env)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        resp = httpx.post(f"{transformation}/replays", json={"date": day.isoformat()},
+                          headers=auth, timeout=30)
+        assert resp.status_code == 202, resp.text
+        replay = _wait_run(ingestion, resp.json()["run_id"])
+        assert replay["status"] in ("succeeded", "succeeded_with_warnings"), replay
+        for rid in rids:
+            assert replay["retailers"][rid]["transform"]["status"] == "succeeded", replay
+    finally:
+        down = _retail("down", env=env)
+    assert down.returncode == 0, down.stdout + down.stderr
