@@ -182,12 +182,35 @@ def up(s: Settings, *, echo=print) -> list[tuple[Service, str]]:
             echo(f"{svc.name} failed to start:\n{exc}")
             raise
         results.append((svc, "started"))
+    start_supervisor(echo)
     return results
+
+
+SUPERVISOR = "supervisor"
+
+
+def start_supervisor(echo=print) -> None:
+    """Start the process that restarts a dead one (suite/supervisor.py), unless it runs."""
+    if running_pid(SUPERVISOR):
+        return
+    proc = ManagedProcess(SUPERVISOR, (sys.executable, "-m", "suite.supervisor"),
+                          log_dir=LOG_DIR).start()
+    assert proc.proc is not None
+    _pidfile(SUPERVISOR).write_text(str(proc.proc.pid))
+    echo(f"supervisor restarts a process that dies (pid {proc.proc.pid})")
 
 
 def down(*, echo=print) -> list[str]:
     """Stop every process `up` started (and a private PostgreSQL), nothing else."""
     stopped = []
+    # The supervisor first, or it would start again what is being stopped.
+    supervisor = _pidfile(SUPERVISOR)
+    if supervisor.exists():
+        pid = int(supervisor.read_text().strip() or 0)
+        if pid and _alive(pid):
+            stop_group(pid)
+            stopped.append(SUPERVISOR)
+        supervisor.unlink(missing_ok=True)
     if RUN_DIR.exists():
         for path in sorted(RUN_DIR.glob("*.pid")):
             pid = int(path.read_text().strip() or 0)
@@ -213,6 +236,9 @@ def status(s: Settings) -> list[tuple[str, str, str]]:
             healthy = svc.process().is_healthy() if (svc.port or svc.health_path) else True
             state = f"running (pid {pid})" + ("" if healthy else ", not healthy")
         rows.append((svc.name, state, svc.url or ""))
+    pid = running_pid(SUPERVISOR)
+    rows.append((SUPERVISOR, f"running (pid {pid})" if pid else "stopped",
+                 "restarts a process that dies"))
     return rows
 
 

@@ -5,8 +5,10 @@ running stack is never touched."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,31 @@ def test_up_then_down_leaves_nothing_running(tmp_path, warehouse_db):
         status = _retail("status", env=env)
         assert status.stdout.count("running (pid") >= len(expected), status.stdout
         # Processes' own children (gunicorn and Celery workers fork) are in their groups.
+        # A process that dies is started again by the supervisor (issue #14 defect 8), as
+        # compose's restart policy does.
+        assert "supervisor" in pids and _alive(pids["supervisor"])
+        for name in ("quality-worker", "retailer2"):
+            os.killpg(pids[name], signal.SIGKILL)
+            killed_at = time.monotonic()
+            pidfile = tmp_path / "run" / f"{name}.pid"
+            while time.monotonic() - killed_at < 30:
+                new = int(pidfile.read_text() or 0)
+                if new != pids[name] and _alive(new):
+                    break
+                time.sleep(0.2)
+            assert new != pids[name] and _alive(new), f"{name} was not restarted"
+            pids[name] = new
+        assert "restarted" in (tmp_path / "logs" / "supervisor.log").read_text()
+        # ...and answers again: retailer2's health, the worker in the status
+        wait_healthy = subprocess.run(
+            [sys.executable, "-c", "import httpx,time,sys\n"
+             f"u='http://127.0.0.1:{PORTS['RETAILER2_URL']}/health'\n"
+             "for _ in range(150):\n"
+             "  try:\n    httpx.get(u).raise_for_status(); sys.exit(0)\n"
+             "  except Exception: time.sleep(0.2)\nsys.exit(1)"], timeout=60)
+        assert wait_healthy.returncode == 0
+        status = _retail("status", env=env)
+        assert f"running (pid {pids['quality-worker']})" in status.stdout, status.stdout
     finally:
         down = _retail("down", env=env)
     assert down.returncode == 0, down.stdout + down.stderr
