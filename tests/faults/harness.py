@@ -168,11 +168,12 @@ def running_suite(settings, name: str, env: Mapping[str, str] | None = None,
 
 
 def assert_exact(suite: FaultSuite, database_urls: Mapping[str, str], run_id: str,
-                 day: dt.date, known: dt.date | None = None) -> dict:
+                 day: dt.date, known: dt.date | None = None, **drop) -> dict:
     """The four things every scenario ends with; returns lines and money per retailer.
 
     `known`: the last date run so far (late lifecycle changes of `day` reported up to it
-    are in the warehouse); `day` itself by default.
+    are in the warehouse); `day` itself by default. `drop`: `drop_orders`/`drop_lines` of
+    tests/e2e/truth.py, records the test poisoned on their way.
     """
     known = known or day
     run = suite.get_run(run_id)
@@ -195,7 +196,7 @@ def assert_exact(suite: FaultSuite, database_urls: Mapping[str, str], run_id: st
         cur.execute("select count(*) from (select 1 from warehouse.fact_orders "
                     "group by retailer_key, lower(trim(order_id)) having count(*) > 1) d")
         assert cur.fetchone()[0] == 0, "an order is stored twice"
-    _, lines = source_rows(database_urls, day, known)
+    _, lines = source_rows(database_urls, day, known, **drop)
     truth: dict[str, tuple[int, Decimal]] = {}
     for line in lines:
         n, total = truth.get(line["retailer_id"], (0, Decimal("0")))
@@ -208,7 +209,7 @@ def assert_exact(suite: FaultSuite, database_urls: Mapping[str, str], run_id: st
             f"{rid}: {got_total} {CURRENCY[rid]} in the warehouse, the retailer has {total}")
     conn = psycopg2.connect(suite.database_url)
     try:
-        expected = expected_marts(conn, database_urls, day, known)
+        expected = expected_marts(conn, database_urls, day, known, **drop)
         actual = actual_marts(conn, day, MARTS)
     finally:
         conn.close()
