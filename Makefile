@@ -7,7 +7,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup env servers db-init seed up down status logs demo test lint typecheck bench browser-deps clean
+.PHONY: help setup env servers db-init seed up down status logs demo test faults lint typecheck bench browser-deps clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -51,7 +51,10 @@ browser-deps: ## Install Debian's chromium for the browser test (when missing)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 test: setup servers browser-deps ## README command 2: the test suite on real PostgreSQL, Redis, S3, Celery
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not faults" $(PYTEST_ARGS)
+
+faults: setup servers ## The fault suite (tests/faults, ~8 min): a fault injected mid-run, exact totals after
+	$(BIN)/pytest -q -m faults tests/faults $(PYTEST_ARGS)
 
 lint: setup ## ruff on everything
 	$(BIN)/ruff check .
