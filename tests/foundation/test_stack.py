@@ -15,6 +15,7 @@ import pytest
 
 from suite.processes import ROOT, VENV_BIN, port_open
 from tests.fixtures.core import NS
+from tests.fixtures.retailers import SEED_OVERRIDES
 
 BASE = 17000 + 20 * NS
 PORTS = {
@@ -157,8 +158,10 @@ def test_down_then_up_keeps_the_lake_and_a_replay_of_an_earlier_run_succeeds(
     db_urls = {rid: getattr(settings, rid).database_url for rid in rids}
     for rid in rids:
         init_db(rid, db_urls[rid])
-    seed_dates(rids, day, day, settings=settings, overrides={"orders_per_day": 20},
-               database_urls=db_urls)
+    # The session's master data (same seed, volumes and fault rate): other master data would
+    # empty every date the other tests seeded.
+    seed_dates(rids, day, day, settings=settings,
+               overrides={**SEED_OVERRIDES, "orders_per_day": 20}, database_urls=db_urls)
     env = _env(tmp_path)
     ingestion = f"http://127.0.0.1:{PORTS['INGESTION_PORT']}"
     transformation = f"http://127.0.0.1:{PORTS['TRANSFORMATION_PORT']}"
