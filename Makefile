@@ -7,7 +7,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup env servers db-init seed up down status logs demo test faults lint typecheck bench browser-deps clean
+.PHONY: help setup env servers db-init seed up down status logs demo test faults lint typecheck bench lock browser-deps clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -64,6 +64,17 @@ typecheck: setup ## mypy on shared/ and services/
 
 bench: setup servers ## The benchmarks (not part of CI): make bench LINES=1000000
 	$(PYTHON) -m bench.run $(if $(LINES),--lines $(LINES))
+
+LOCK_VENV := .data/lock-venv
+LOCK_HEADER := \# Runtime dependencies of the images, locked. Made by `make lock`: the [project] dependencies of pyproject.toml installed into a fresh venv (constrained to the versions locked before, unless UPGRADE=1), then `pip freeze`. Do not edit by hand.
+
+lock: ## Regenerate requirements.lock from pyproject.toml (make lock UPGRADE=1: newest allowed)
+	rm -rf $(LOCK_VENV) && $(PY) -m venv $(LOCK_VENV)
+	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > $(LOCK_VENV)/requirements.in
+	$(LOCK_VENV)/bin/pip install -q -r $(LOCK_VENV)/requirements.in $(if $(UPGRADE),,$(if $(wildcard requirements.lock),-c requirements.lock))
+	{ echo '$(LOCK_HEADER)'; $(LOCK_VENV)/bin/pip freeze; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	rm -rf $(LOCK_VENV)
 
 clean: down ## Remove local data and logs (.data/)
 	rm -rf .data

@@ -30,7 +30,3 @@ end
 $$;
 revoke execute on function pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer),
   pg_catalog.lo_from_bytea(oid, bytea) from public;
--- Functions of warehouse and marts run with the caller's privileges; refresh is the
--- pipeline's, not BI's, even though it could write nothing as bi_reader.
-revoke execute on function marts.refresh(date[], text[]) from public;
-grant execute on function marts.refresh(date[], text[]) to retail_pipeline;

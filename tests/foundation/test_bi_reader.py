@@ -40,7 +40,6 @@ WRITES = [
     "create function pg_temp.f() returns int language sql as 'select 1'",
     "select lo_create(0)",
     "select lo_from_bytea(0, 'x')",
-    "select marts.refresh(array[date '2024-01-15'])",
     "select count(*) from ops.run",
     "select count(*) from quality.check_result",
     "select * from ops.enforce_bi_reader(0)",
