@@ -53,7 +53,7 @@ browser-deps: ## Install Debian's chromium for the browser test (when missing)
 test: setup servers browser-deps ## README command 2: the test suite on real PostgreSQL, Redis, S3, Celery
 	$(BIN)/pytest -q -m "not faults" $(PYTEST_ARGS)
 
-faults: setup servers ## The fault suite (tests/faults, ~8 min): a fault injected mid-run, exact totals after
+faults: setup servers ## The fault suite (tests/faults, ~6 min): a fault injected mid-run, exact totals after
 	$(BIN)/pytest -q -m faults tests/faults $(PYTEST_ARGS)
 
 lint: setup ## ruff on everything
