@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from shared.settings import load_settings_or_exit
 from suite.processes import ManagedProcess
 
 log = logging.getLogger("supervisor")
@@ -52,9 +51,10 @@ class Watched:
 class Supervisor:
     def __init__(self) -> None:
         from suite import stack
+        from suite.settings import load_stack_or_exit
 
         self.stack = stack
-        self.settings = load_settings_or_exit()
+        self.settings = load_stack_or_exit()
         self.watched = {svc.name: Watched(svc.name) for svc in stack.services(self.settings)}
         self.stopping = False
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared import settings as settings_module
+from suite.settings import all_setting_names
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -27,19 +27,8 @@ IMAGE_VARIABLES = {"RETAILER_ID", "RETAILER_PORT"}
 
 
 def settings_variables() -> set[str]:
-    """Every environment variable name the settings object reads."""
-    names: set[str] = set()
-
-    def walk(cls: type, prefix: str) -> None:
-        for field_name, field in cls.model_fields.items():
-            factory = field.default_factory
-            if isinstance(factory, type) and hasattr(factory, "model_fields"):
-                walk(factory, factory.model_config.get("env_prefix", ""))
-            else:
-                names.add((prefix + field_name).upper())
-
-    walk(settings_module.Settings, "")
-    return names
+    """Every environment variable name a settings class of the suite reads."""
+    return all_setting_names()
 
 
 def ours(name: str) -> bool:

@@ -143,8 +143,8 @@ def test_role_defaults_it_changes_on_itself_are_put_back(warehouse_db, engine) -
 
 def test_the_scheduler_runs_the_guard() -> None:
     from services.ingestion.schedule import beat_schedule
-    from shared.settings import get_settings
+    from services.ingestion.settings import IngestionBeatSettings
 
     entry = beat_schedule()["guard-bi-reader"]
     assert entry["task"] == "ingestion.guard_bi_reader"
-    assert entry["schedule"] == get_settings().bi_guard_interval_seconds <= 10
+    assert entry["schedule"] == IngestionBeatSettings().bi_guard_interval_seconds <= 10

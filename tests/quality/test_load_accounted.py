@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from services.quality.checks import REGISTRY, CheckRegistry
 from services.quality.runner import CheckResult, evaluate_run
-from shared.settings import get_settings
+from services.quality.settings import get_settings
 from tests.factories import PartitionData, generate_day, money, new_run
 
 R = "retailer2"
