@@ -142,7 +142,8 @@ def running_suite(settings, name: str, env: Mapping[str, str] | None = None,
     port = free_port()
     api = ManagedProcess(
         f"{name}-ingestion-api",
-        ["uvicorn", "services.ingestion.api:app", "--host", "127.0.0.1", "--port", str(port)],
+        ["uvicorn", "services.ingestion.api:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port)],
         port=port, health_url=f"http://127.0.0.1:{port}/livez", log_dir=LOG_DIR, env=env)
     schedule = LOG_DIR / f"{name}-celerybeat-schedule"
     schedule.unlink(missing_ok=True)
