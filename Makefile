@@ -7,7 +7,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup env servers db-init seed up down status logs demo test lint typecheck bench browser-deps clean
+.PHONY: help setup env servers db-init seed up down status logs demo test test-containers lint typecheck bench browser-deps clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -52,6 +52,10 @@ browser-deps: ## Install Debian's chromium for the browser test (when missing)
 
 test: setup servers browser-deps ## README command 2: the test suite on real PostgreSQL, Redis, S3, Celery
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-containers: setup servers ## Build every image with Podman and run the suite in containers (tests/containers)
+	@bash tests/containers/prepare.sh
+	$(BIN)/pytest -q -m containers tests/containers $(PYTEST_ARGS)
 
 lint: setup ## ruff on everything
 	$(BIN)/ruff check .
