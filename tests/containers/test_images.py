@@ -95,16 +95,19 @@ FORBIDDEN = {
 }
 
 
-def extra_closure(extra: str) -> set[str]:
+def extra_closure(extra: str, python_version: str) -> set[str]:
     """Every distribution `pip install retail-pipeline[extra]` brings, by name (from the
-    project's metadata and its dependencies' metadata in this venv)."""
+    project's metadata and its dependencies' metadata in this venv), on the image's Python
+    (markers such as `python_full_version < "3.11.3"` decide by it)."""
+    python = {"python_full_version": python_version,
+              "python_version": ".".join(python_version.split(".")[:2])}
     seen: set[str] = {"retail-pipeline"}
     todo: list[tuple[str, set[str]]] = [("retail-pipeline", {extra})]
     while todo:
         name, extras = todo.pop()
         for text in md.requires(name) or []:
             req = Requirement(text)
-            wanted = any(req.marker is None or req.marker.evaluate({"extra": e})
+            wanted = any(req.marker is None or req.marker.evaluate({**python, "extra": e})
                          for e in (extras or {""}))
             if not wanted:
                 continue
@@ -258,9 +261,10 @@ def test_each_image_holds_only_its_own_dependencies(images, pytestconfig):
         try:
             installed = ctr.packages()
             user = ctr.user()
+            python = ctr.exec("python", "-c", "import platform; print(platform.python_version())")
         finally:
             ctr.remove()
-        expected = extra_closure(tgt)
+        expected = extra_closure(tgt, python.strip())
         assert set(installed) - VENV_TOOLS == expected, (
             f"{tgt}: extra {sorted(set(installed) - VENV_TOOLS - expected)}, "
             f"missing {sorted(expected - set(installed))}")
