@@ -105,7 +105,13 @@ def extra_closure(extra: str, python_version: str) -> set[str]:
     todo: list[tuple[str, set[str]]] = [("retail-pipeline", {extra})]
     while todo:
         name, extras = todo.pop()
-        for text in md.requires(name) or []:
+        try:
+            requires = md.requires(name) or []
+        except md.PackageNotFoundError:
+            # Only the image's older Python needs it (a backport): its own requirements are
+            # not known here, so it counts as a leaf.
+            continue
+        for text in requires:
             req = Requirement(text)
             wanted = any(req.marker is None or req.marker.evaluate({**python, "extra": e})
                          for e in (extras or {""}))
@@ -122,7 +128,10 @@ def extra_closure(extra: str, python_version: str) -> set[str]:
 
 
 def report(config: pytest.Config, line: str) -> None:
-    config.pluginmanager.get_plugin("terminalreporter").write_line(line)
+    """Print a line now, past pytest's capture (sizes and times belong in the CI log)."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        config.pluginmanager.get_plugin("terminalreporter").write_line(line)
 
 
 @pytest.fixture(scope="module")
