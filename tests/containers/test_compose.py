@@ -148,6 +148,10 @@ def test_every_interpolated_variable_is_in_env_example():
     listed = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", example, re.M))
     used = set(re.findall(r"(?<!\$)\$\{([A-Z0-9_]+)", (ROOT / "docker-compose.yml").read_text()))
     assert used <= listed, f"not in .env.example: {sorted(used - listed)}"
+    from suite.settings import all_setting_names
+
+    missing = all_setting_names() - listed
+    assert not missing, f"settings missing from .env.example: {sorted(missing)}"
 
 
 def test_the_dockerfile_builds_from_an_arg_base_installs_the_wheel_and_runs_as_non_root():
