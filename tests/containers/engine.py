@@ -104,6 +104,7 @@ class Container:
         for key, value in self.env.items():
             args += ["--env", f"{key}={value}"]
         proc = podman(*args, self.image, *self.command, check=False, timeout=timeout)
+        podman("rm", "--force", "--ignore", self.name, check=False)
         return proc.returncode, proc.stdout + proc.stderr
 
     def healthy(self) -> bool:
@@ -126,14 +127,6 @@ class Container:
         raw = self.exec("cat", "/proc/1/environ")
         pairs = [item.split("=", 1) for item in raw.split("\0") if "=" in item]
         return {key: value for key, value in pairs}
-
-    def packages(self) -> dict[str, str]:
-        """`pip list` inside the container: distribution name (normalized) -> version."""
-        rows = json.loads(self.exec("pip", "list", "--format", "json"))
-        return {normalize(r["name"]): r["version"] for r in rows}
-
-    def user(self) -> str:
-        return self.exec("id", "-un").strip()
 
     def remove(self) -> None:
         podman("rm", "--force", "--ignore", "--time", "5", self.name, check=False)
