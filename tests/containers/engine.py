@@ -97,15 +97,16 @@ class Container:
         podman(*args, self.image, *self.command, timeout=600)
         return self
 
-    def run_to_end(self, timeout: float = 600) -> tuple[int, str]:
-        """Run the container in the foreground until it exits: (exit code, its output)."""
+    def run_to_end(self, timeout: float = 600) -> tuple[int, str, str]:
+        """Run the container in the foreground until it exits: (exit code, stdout, stderr).
+        Podman's own warnings go to stderr too, so only stdout is the container's alone."""
         podman("rm", "--force", "--ignore", self.name)
         args = ["run", "--name", self.name, "--hostname", self.name, "--network", "host"]
         for key, value in self.env.items():
             args += ["--env", f"{key}={value}"]
         proc = podman(*args, self.image, *self.command, check=False, timeout=timeout)
         podman("rm", "--force", "--ignore", self.name, check=False)
-        return proc.returncode, proc.stdout + proc.stderr
+        return proc.returncode, proc.stdout, proc.stderr
 
     def healthy(self) -> bool:
         """Run the container's healthcheck once now (podman has no timer here)."""

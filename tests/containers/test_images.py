@@ -209,8 +209,8 @@ def stack(images, pytestconfig) -> Iterator[Stack]:
     try:
         for service in ("warehouse-setup", "retailers-seed"):
             t0 = time.monotonic()
-            code, out = container(service, images).run_to_end()
-            assert code == 0, f"{service} exited {code}:\n{out[-3000:]}"
+            code, out, err = container(service, images).run_to_end()
+            assert code == 0, f"{service} exited {code}:\n{(out + err)[-3000:]}"
             one_shots[service] = out
             report(pytestconfig, f"{service}: done in {time.monotonic() - t0:.1f}s")
         t0 = time.monotonic()
@@ -270,9 +270,9 @@ def test_each_image_holds_only_its_own_dependencies(images, pytestconfig):
              "pip list --format json 2>/dev/null")
     for tgt, b in images.items():
         # One throwaway container per image: who it runs as, its Python, its `pip list`.
-        code, out = Container(f"retail-ctr{NS}-pip-{tgt}", b.image, {},
-                              ["sh", "-c", probe]).run_to_end(timeout=120)
-        assert code == 0, out
+        code, out, err = Container(f"retail-ctr{NS}-pip-{tgt}", b.image, {},
+                                   ["sh", "-c", probe]).run_to_end(timeout=120)
+        assert code == 0, out + err
         user, python, listing = out.strip().split("\n", 2)
         installed = {normalize(r["name"]): r["version"] for r in json.loads(listing)}
         expected = extra_closure(tgt, python.strip())
