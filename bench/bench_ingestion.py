@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.bench_ingestion --lines 100000
     .venv/bin/python -m bench.bench_ingestion --lines 100000 --rss-lines 100000,1000000
 
-Definitions (docs/../shared benchmarks.md):
+Definitions (docs/benchmarks.md):
 - download-only: the same client (auth, page size, paging) fetching the same pages of the
   same day, decoding only the JSON that paging needs, normalizing and writing nothing;
 - ingestion: `land_partition`, the code the worker runs: fetch, bronze, normalize, silver,
@@ -38,18 +38,13 @@ RSS_DAY = "2024-03-07"
 
 def bench_environment(s3_port: int, retailer_ports: dict[str, int]) -> dict[str, str]:
     """The environment of the benchmark's own stack (no .env; its own ports and databases)."""
-    env = {"RETAIL_ENV_FILE": "", "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
-           "S3_BUCKET": "retail-lake-bench", "LOG_LEVEL": "WARNING",
-           "PIPELINE_API_TOKEN": "bench-token", "RETAILER_ADMIN_TOKEN": "bench-admin",
-           "RETAILER1_API_KEY": "bench-r1", "RETAILER2_PASSWORD": "bench-r2",
-           "RETAILER3_CLIENT_SECRET": "bench-r3", "RETAILER3_TOKEN_SIGNING_KEY": "bench-r3-key",
-           # the whole catalog and customer base stay at their defaults; only orders grow
-           "RETAILER_MAX_PAGE_SIZE": "5000", "INGESTION_PAGE_SIZE": "5000"}
-    for rid, port in retailer_ports.items():
-        env[f"{rid.upper()}_URL"] = f"http://127.0.0.1:{port}"
-        env[f"{rid.upper()}_DATABASE_URL"] = (
-            f"postgresql://postgres@127.0.0.1:5432/{rid}_bench_ingestion")
-    return env
+    from suite.environment import isolated_environment
+
+    return {**isolated_environment("bench", s3_port=s3_port, s3_bucket="retail-lake-bench",
+                                   retailer_ports=retailer_ports,
+                                   retailer_database_suffix="_bench_ingestion"),
+            # the whole catalog and customer base stay at their defaults; only orders grow
+            "RETAILER_MAX_PAGE_SIZE": "5000", "INGESTION_PAGE_SIZE": "5000"}
 
 
 @contextmanager

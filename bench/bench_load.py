@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.bench_load --lines 1000000
 
-Definitions (shared benchmarks.md), all measured in one run on the same rows:
+Definitions (docs/benchmarks.md), all measured in one run on the same rows:
 - load path: `services.transformation.load.load_partition`, from silver objects in S3 to a
   committed star schema (stores, SCD2 customers and products, fact_orders, fact_sales,
   rejected records), the marts refresh reported apart. Measured twice: the partitions one
@@ -50,12 +50,10 @@ DB_NAME = "retail_analytics_bench_load"
 
 
 def bench_environment(s3_port: int) -> dict[str, str]:
-    return {"RETAIL_ENV_FILE": "", "LOG_LEVEL": "WARNING",
-            "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}",
-            "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}", "S3_BUCKET": "retail-lake-bench-load",
-            "PIPELINE_API_TOKEN": "bench-token", "RETAILER_ADMIN_TOKEN": "bench-admin",
-            "RETAILER1_API_KEY": "bench-r1", "RETAILER2_PASSWORD": "bench-r2",
-            "RETAILER3_CLIENT_SECRET": "bench-r3", "RETAILER3_TOKEN_SIGNING_KEY": "bench-r3-k"}
+    from suite.environment import isolated_environment
+
+    return isolated_environment("bench", database=DB_NAME, s3_port=s3_port,
+                                s3_bucket="retail-lake-bench-load")
 
 
 @contextmanager

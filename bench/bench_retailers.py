@@ -40,16 +40,12 @@ BENCH_DB_SUFFIX = "_bench_gen"
 
 
 def bench_environment(ports: dict[str, int]) -> dict[str, str]:
-    env = {"RETAIL_ENV_FILE": "", "LOG_LEVEL": "WARNING", "PIPELINE_API_TOKEN": "bench-token",
-           "RETAILER_ADMIN_TOKEN": "bench-admin", "RETAILER1_API_KEY": "bench-r1",
-           "RETAILER2_PASSWORD": "bench-r2", "RETAILER3_CLIENT_SECRET": "bench-r3",
-           "RETAILER3_TOKEN_SIGNING_KEY": "bench-r3-key", "RETAILER_MAX_PAGE_SIZE": "5000",
-           "RETAILER_ERROR_RATE": "0", "RETAILER_THROTTLE_RATE": "0", "RETAILER_SLOW_RATE": "0"}
-    for rid, port in ports.items():
-        env[f"{rid.upper()}_URL"] = f"http://127.0.0.1:{port}"
-        env[f"{rid.upper()}_DATABASE_URL"] = (
-            f"postgresql://postgres@127.0.0.1:5432/{rid}{BENCH_DB_SUFFIX}")
-    return env
+    from suite.environment import isolated_environment
+
+    return {**isolated_environment("bench", retailer_ports=ports,
+                                   retailer_database_suffix=BENCH_DB_SUFFIX),
+            "RETAILER_MAX_PAGE_SIZE": "5000", "RETAILER_ERROR_RATE": "0",
+            "RETAILER_THROTTLE_RATE": "0", "RETAILER_SLOW_RATE": "0"}
 
 
 def orders_for(lines: int, day: dt.date, fault_rate: float) -> int:

@@ -4,7 +4,7 @@ Prints one table: per stage wall time and lines/s, the peak RSS of each process,
 ratios measured in the same run (load vs the COPY ceiling and vs row-by-row, ingestion vs
 download-only, peak RSS at the small volume vs the large one), and writes it as JSON under
 bench/results/. It runs on its own databases, ports, Redis database and data folder, so a
-running development stack is not touched. Definitions: ../shared/benchmarks.md.
+running development stack is not touched. Definitions: docs/benchmarks.md.
 
     .venv/bin/python -m bench.run --lines 1000000 --small 100000
 """
@@ -27,21 +27,16 @@ DAY = dt.date(2024, 3, 7)  # a Thursday: weekday factor 1.0
 PORTS = {"RETAILER1_URL": 26001, "RETAILER2_URL": 26002, "RETAILER3_URL": 26003,
          "INGESTION_PORT": 28001, "TRANSFORMATION_PORT": 28002, "QUALITY_PORT": 28003,
          "S3_ENDPOINT_URL": 29000, "FLOWER_PORT": 25555}
+from suite.environment import isolated_environment  # noqa: E402
+
 # Redis db 1: tests use 15 down to 15 - TEST_NS, the local stack 0.
 ENV = {
-    "RETAIL_ENV_FILE": "", "LOG_LEVEL": "WARNING",
-    "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/retail_analytics_bench",
-    "REDIS_URL": "redis://127.0.0.1:6379/1", "S3_BUCKET": "retail-lake-bench",
-    "S3_SECRET_ACCESS_KEY": "bench-s3", "PIPELINE_API_TOKEN": "bench-token",
-    "RETAILER_ADMIN_TOKEN": "bench-admin", "RETAILER1_API_KEY": "bench-r1",
-    "RETAILER2_PASSWORD": "bench-r2", "RETAILER3_CLIENT_SECRET": "bench-r3",
-    "RETAILER3_TOKEN_SIGNING_KEY": "bench-r3-key", "STEP_LEASE_SECONDS": "1800",
-    "RETAIL_DATA_DIR": str(ROOT / ".data" / "bench"),
+    **isolated_environment("bench", database="retail_analytics_bench", redis_db=1,
+                           s3_bucket="retail-lake-bench", retailer_database_suffix="_bench"),
+    "STEP_LEASE_SECONDS": "1800", "RETAIL_DATA_DIR": str(ROOT / ".data" / "bench"),
 }
 for _name, _port in PORTS.items():
     ENV[_name] = f"http://127.0.0.1:{_port}" if _name.endswith("_URL") else str(_port)
-for _i in (1, 2, 3):
-    ENV[f"RETAILER{_i}_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/retailer{_i}_bench"
 os.environ.update(ENV)  # before anything reads settings
 
 import httpx  # noqa: E402
@@ -97,7 +92,8 @@ def run_once(lines: int) -> dict:
         started = time.perf_counter()
         resp = httpx.post(f"http://127.0.0.1:{s.ingestion.port}/runs",
                           json={"date": DAY.isoformat()},
-                          headers={"Authorization": "Bearer bench-token"}, timeout=30)
+                          headers={"Authorization": f"Bearer {ENV['PIPELINE_API_TOKEN']}"},
+                          timeout=30)
         resp.raise_for_status()
         run_id = resp.json()["runs"][0]["run_id"]
         while True:

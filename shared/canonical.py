@@ -49,17 +49,6 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "order_events": ("retailer_id", "order_id", "event_type"),
 }
 
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "stores": ("retailer_id", "store_id"),
-    "customers": ("retailer_id", "customer_id", "valid_from"),
-    "products": ("retailer_id", "product_id", "currency", "valid_from"),
-    "orders": ("retailer_id", "order_id", "customer_id", "store_id", "created_at", "status",
-               "currency"),
-    "order_lines": ("retailer_id", "order_id", "line_number", "product_id", "created_at",
-                    "quantity", "unit_price", "discount", "line_total", "currency"),
-    "order_events": ("retailer_id", "order_id", "event_type", "occurred_at"),
-}
-
 # One line of a rejected object (docs/contracts.md, "S3 objects").
 REJECTED_FIELDS = ("entity", "reason", "detail", "field", "record_key", "amount", "currency",
                    "record")
@@ -73,10 +62,8 @@ class RejectReason(StrEnum):
     BAD_NUMBER = "bad_number"
     BAD_CURRENCY = "bad_currency"
     NEGATIVE_QUANTITY = "negative_quantity"
-    NEGATIVE_AMOUNT = "negative_amount"
     UNKNOWN_STATUS = "unknown_status"
     UNKNOWN_CHANNEL = "unknown_channel"
-    WRONG_DAY = "wrong_day"
     MALFORMED_RECORD = "malformed_record"
 
 
@@ -348,16 +335,3 @@ def _whole_hour_offset_to_utc(value: str, field: str) -> str:
         utc = ts.replace(tzinfo=None) - ts.utcoffset()  # type: ignore[operator]
         hour = _remember(_utc_hour_memo, key, utc.isoformat()[:13])
     return f"{hour}{value[13:19]}Z"
-
-
-def optional_timestamp(value: object, field: str, *,
-                       naive_tz: dt.tzinfo | None = None) -> str | None:
-    """Like `timestamp`, but a missing value is None (lifecycle columns not reached yet)."""
-    if _missing(value):
-        return None
-    return timestamp(value, field, naive_tz=naive_tz)
-
-
-def utc_date(canonical_ts: str) -> str:
-    """The UTC calendar day (`YYYY-MM-DD`) of a canonical timestamp."""
-    return canonical_ts[:10]

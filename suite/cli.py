@@ -132,6 +132,23 @@ def replay(date: str = typer.Option(..., help="the date to re-transform"),
         raise typer.Exit(1)
 
 
+@app.command("refresh-marts")
+def refresh_marts(start: str = typer.Option(..., help="the first order date to rebuild"),
+                  end: str = typer.Option(None, help="the last one (default: start)"),
+                  retailers: str = typer.Option(None, help="comma-separated retailer ids "
+                                                            "(default: every retailer)")) -> None:
+    """Rebuild the marts of a date range from the warehouse (database/marts models)."""
+    from services.transformation.marts import refresh_dates
+
+    load_settings_or_exit()
+    first = _date(start)
+    assert first is not None
+    last = _date(end) or first
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    seconds = refresh_dates(days, _retailers(retailers))
+    console.print(f"marts of {len(days)} date(s) rebuilt in {seconds:.2f}s")
+
+
 @app.command()
 def sweep() -> None:
     """Re-send steps whose worker vanished; dead-letter those out of attempts."""

@@ -2,7 +2,10 @@
 
 Values start from RetailerCommonSettings and change at run time through POST /admin/chaos.
 They live in the retailer's own database (`sim.chaos`), and every server worker re-reads
-them at most once a second, so a change reaches all workers within about a second.
+them at most once a second, so a change reaches all workers within about a second. Every
+change bumps a version; each worker notes the version it read (`sim.chaos_reader`), so
+`GET /admin/chaos` tells the oldest version any worker may still apply (`applied_version`)
+and a client can wait for its change instead of sleeping a second.
 """
 
 from __future__ import annotations
@@ -79,6 +82,20 @@ class Snapshot:
 
     chaos: ChaosSettings
     data_version: int
+    chaos_version: int = 0
+
+
+# The chaos version now, and the oldest one a worker of this server may still apply: a
+# worker's copy younger than the refresh interval, else the current one (it re-reads).
+APPLIED_VERSION = """
+select c.version,
+       coalesce(min(r.version) filter (
+         where r.read_at > now() - make_interval(secs => %(refresh)s)), c.version)
+from sim.chaos c
+left join sim.chaos_reader r on r.boot_id = %(boot)s
+where c.id = 1
+group by c.version
+"""
 
 
 def server_boot_id() -> str:
@@ -124,18 +141,25 @@ class RuntimeState:
     def _read(self) -> Snapshot:
         if not self._booted:
             self._apply_startup()
-        row = self._db.one(f"select {_COLUMNS}, g.data_version from sim.chaos c "
+        row = self._db.one(f"select {_COLUMNS}, g.data_version, c.version from sim.chaos c "
                            "cross join sim.generator g where c.id = 1 and g.id = 1")
         if row is None:
             raise ApiError(503, "unavailable", "control tables are empty; run `retailers init-db`")
-        *values, version = row
-        return Snapshot(ChaosSettings(*values), int(version))
+        *values, data_version, chaos_version = row
+        self._db.execute(
+            "insert into sim.chaos_reader as r (boot_id, pid, version) "
+            "values (%(boot)s, %(pid)s, %(version)s) "
+            "on conflict (boot_id, pid) do update set version = excluded.version, "
+            "read_at = now()",
+            {"boot": self._boot_id, "pid": os.getpid(), "version": chaos_version})
+        return Snapshot(ChaosSettings(*values), int(data_version), int(chaos_version))
 
     def _apply_startup(self) -> None:
         """Write the start-up settings once per server start (not per worker start)."""
         assignments = ", ".join(f"{name} = %({name})s" for name in asdict(self.startup))
         self._db.execute(
-            f"update sim.chaos set {assignments}, boot_id = %(boot)s, updated_at = now() "
+            f"update sim.chaos set {assignments}, boot_id = %(boot)s, version = version + 1, "
+            "updated_at = now() "
             "where id = 1 and boot_id is distinct from %(boot)s",
             {**asdict(self.startup), "boot": self._boot_id})
         self._booted = True
@@ -144,11 +168,20 @@ class RuntimeState:
         """Store new values for every worker; this worker sees them at once."""
         self.snapshot()  # the start-up values are applied before a runtime change
         assignments = ", ".join(f"{name} = %({name})s" for name in asdict(chaos))
-        self._db.execute(f"update sim.chaos set {assignments}, updated_at = now() where id = 1",
-                         asdict(chaos))
+        self._db.execute(f"update sim.chaos set {assignments}, version = version + 1, "
+                         "updated_at = now() where id = 1", asdict(chaos))
         with self._lock:
             self._snapshot = None
         return self.snapshot().chaos
+
+    def status(self) -> dict[str, Any]:
+        """What /admin/chaos shows: this worker's values, the current version, and the
+        oldest version any worker of the server may still apply (`applied_version`)."""
+        snapshot = self.snapshot()
+        row = self._db.one(APPLIED_VERSION, {"refresh": self._refresh, "boot": self._boot_id})
+        version, applied = row if row else (snapshot.chaos_version, snapshot.chaos_version)
+        return {**asdict(snapshot.chaos), "version": int(version),
+                "applied_version": int(applied)}
 
 
 def chaos_response(chaos: ChaosSettings, draw=random.random) -> Response | None:

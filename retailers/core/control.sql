@@ -18,6 +18,19 @@ create table if not exists sim.chaos (
     updated_at          timestamptz not null default now()
 );
 insert into sim.chaos (id) values (1) on conflict do nothing;
+-- Bumped by every change of the values, so a client can tell when all workers apply one.
+alter table sim.chaos add column if not exists version bigint not null default 0;
+
+-- Which chaos version each server worker read last, and when: a worker applies its copy
+-- until it is a second old (retailers.core.chaos), so GET /admin/chaos can tell the
+-- oldest version any worker of the server may still apply.
+create table if not exists sim.chaos_reader (
+    boot_id             text not null,
+    pid                 integer not null,
+    version             bigint not null,
+    read_at             timestamptz not null default now(),
+    constraint chaos_reader_pk primary key (boot_id, pid)
+);
 
 -- One row: which master data is loaded, and a counter bumped by every seed so the servers'
 -- per-day key caches notice new data.

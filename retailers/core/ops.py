@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import asdict
 
 import orjson
 import psycopg2
@@ -31,9 +30,9 @@ def ops_blueprint() -> Blueprint:
 
     @bp.get("/admin/chaos")
     def get_chaos() -> Response:
-        """The chaos values in force."""
+        """The chaos values in force, their version and the oldest one still applied."""
         _require_admin()
-        return json_response(asdict(current().state.snapshot().chaos))
+        return json_response(current().state.status())
 
     @bp.post("/admin/chaos")
     def set_chaos() -> Response:
@@ -44,15 +43,16 @@ def ops_blueprint() -> Blueprint:
         except orjson.JSONDecodeError:
             raise bad_request("the body must be JSON") from None
         state = current().state
-        new = state.snapshot().chaos.updated(body)
-        return json_response(asdict(state.set_chaos(new)))
+        state.set_chaos(state.snapshot().chaos.updated(body))
+        return json_response(state.status())
 
     @bp.post("/admin/chaos/reset")
     def reset_chaos() -> Response:
         """Back to the values the server started with."""
         _require_admin()
         state = current().state
-        return json_response(asdict(state.set_chaos(state.startup)))
+        state.set_chaos(state.startup)
+        return json_response(state.status())
 
     return bp
 

@@ -12,9 +12,6 @@ import numpy as np
 
 from retailers.generator.calendar import MAX_LINES_PER_ORDER
 
-FAULT_KINDS = ("duplicate_lines", "missing_emails", "negative_quantities", "bad_totals",
-               "unknown_skus", "late_events")
-
 
 @dataclass(frozen=True)
 class LineFaults:

@@ -62,7 +62,7 @@ def readyz() -> dict[str, str]:
     """PostgreSQL (with the marts installed) and the Celery broker answer."""
     try:
         with get_engine().connect() as conn:
-            conn.execute(text("select 'marts.refresh(date[], text[])'::regprocedure"))
+            conn.execute(text("select 'marts.round_hours(double precision)'::regprocedure"))
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         raise NotReady(f"database: {type(exc).__name__}") from None
     try:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from services.transformation.compose import assignments, columns
 from services.transformation.context import LoadContext
 from services.transformation.dimensions import add_inferred
 
@@ -50,6 +51,20 @@ class Scd2Dim:
     # of an existing version's attributes touches the dates of its facts.
     shown_in_marts: bool = False
 
+    def sql(self, template: str, **extra: sql.Composable) -> sql.Composed:
+        """`template` with this dimension's names: {dim}, {obs} and {stage} its table, its
+        observations and its staging table; {id} and {key} its natural and surrogate key
+        columns; {attrs} the tracked attributes; {want}, {current}, {plan} and {moved} this
+        load's temporary tables of it. `extra` fills a statement's own placeholders."""
+        return sql.SQL(template).format(
+            dim=sql.Identifier(self.table), obs=sql.Identifier(self.observations),
+            stage=sql.Identifier(self.stage), id=sql.Identifier(self.id_column),
+            key=sql.Identifier(self.key_column), attrs=columns(self.attrs),
+            want=sql.Identifier(f"want_{self.table}"),
+            current=sql.Identifier(f"cur_{self.table}"),
+            plan=sql.Identifier(f"plan_{self.table}"),
+            moved=sql.Identifier(f"moved_{self.table}"), **extra)
+
 
 CUSTOMER = Scd2Dim(
     table="dim_customer", observations="customer_observation", id_column="customer_id",
@@ -66,25 +81,6 @@ PRODUCT = Scd2Dim(
 )
 
 
-def _names(dim: Scd2Dim, prefix: str = "") -> sql.Composed:
-    return sql.SQL(", ").join(sql.SQL(prefix) + sql.Identifier(a) for a in dim.attrs)
-
-
-def _fmt(dim: Scd2Dim, template: str, **extra: sql.Composable) -> sql.Composed:
-    return sql.SQL(template).format(
-        dim=sql.Identifier(dim.table), obs=sql.Identifier(dim.observations),
-        id=sql.Identifier(dim.id_column), key=sql.Identifier(dim.key_column),
-        stage=sql.Identifier(dim.stage), attrs=_names(dim), o_attrs=_names(dim, "o."),
-        w_attrs=_names(dim, "w."),
-        set_attrs=sql.SQL(", ").join(sql.SQL("{a} = excluded.{a}").format(a=sql.Identifier(a))
-                                     for a in dim.attrs),
-        p_set_attrs=sql.SQL(", ").join(sql.SQL("{a} = p.{a}").format(a=sql.Identifier(a))
-                                       for a in dim.attrs),
-        want=sql.Identifier(f"want_{dim.table}"), cur=sql.Identifier(f"cur_{dim.table}"),
-        plan=sql.Identifier(f"plan_{dim.table}"), moved=sql.Identifier(f"moved_{dim.table}"),
-        **extra)
-
-
 OBSERVE = """
 insert into warehouse.{obs} as o (retailer_id, {id}, valid_from, {attrs}, attr_hash,
                                   source_date, run_id)
@@ -92,7 +88,7 @@ select retailer_id, {id}, valid_from, {attrs}, md5(row({attrs})::text), %(run_da
        %(run_id)s::uuid
 from {stage}
 on conflict (retailer_id, {id}, valid_from) do update
-  set {set_attrs}, attr_hash = excluded.attr_hash, source_date = excluded.source_date,
+  set {assign}, attr_hash = excluded.attr_hash, source_date = excluded.source_date,
       run_id = excluded.run_id, loaded_at = now()
   -- a correction of a known version: the partition of the later date wins
   where o.attr_hash <> excluded.attr_hash and excluded.source_date >= o.source_date
@@ -101,10 +97,10 @@ on conflict (retailer_id, {id}, valid_from) do update
 WANT = """
 create temp table {want} on commit drop as
 with o as (
-  select o.{id}, o.valid_from, {o_attrs}, o.attr_hash,
-         lag(o.attr_hash) over (partition by o.{id} order by o.valid_from) as prev_hash
-  from warehouse.{obs} o
-  where o.retailer_id = %(retailer_id)s and o.{id} in (select {id} from {stage})
+  select {id}, valid_from, {attrs}, attr_hash,
+         lag(attr_hash) over (partition by {id} order by valid_from) as prev_hash
+  from warehouse.{obs}
+  where retailer_id = %(retailer_id)s and {id} in (select {id} from {stage})
 ), starts as (
   select * from o where prev_hash is distinct from attr_hash
 )
@@ -115,7 +111,7 @@ window w as (partition by {id} order by valid_from)
 """
 
 CURRENT = """
-create temp table {cur} on commit drop as
+create temp table {current} on commit drop as
 select d.{key} as key, d.{id}, d.valid_from, d.valid_to, d.is_inferred, d.attr_hash,
        row_number() over (partition by d.{id} order by d.valid_from) = 1 as is_first
 from warehouse.{dim} d
@@ -128,14 +124,14 @@ PLAN = """
 create temp table {plan} on commit drop as
 with c as (
   select c.*, case when c.is_inferred then f.first_from else c.valid_from end as match_from
-  from {cur} c
+  from {current} c
   left join (select {id}, min(valid_from) as first_from from {want} group by {id}) f
     using ({id})
 )
 select coalesce(w.{id}, c.{id}) as {id}, c.key, c.valid_from as old_from,
        c.valid_to as old_to, c.is_first as old_first, c.attr_hash as old_hash,
        coalesce(c.is_inferred, false) as was_inferred,
-       w.valid_from, w.valid_to, w.is_first, w.attr_hash, {w_attrs},
+       w.valid_from, w.valid_to, w.is_first, w.attr_hash, {attrs},   -- attributes: w's only
        case when c.key is null then 'insert'
             when w.valid_from is null then 'delete'
             when (c.valid_from, c.valid_to, c.attr_hash, c.is_inferred)
@@ -154,7 +150,7 @@ delete from warehouse.{dim} d using {plan} p where p.action = 'delete' and d.{ke
 UPDATE_CHANGED = """
 update warehouse.{dim} d
 set valid_from = p.valid_from, valid_to = p.valid_to, is_current = p.valid_to = 'infinity',
-    is_inferred = false, {p_set_attrs}, attr_hash = p.attr_hash, run_id = %(run_id)s::uuid,
+    is_inferred = false, {assign}, attr_hash = p.attr_hash, run_id = %(run_id)s::uuid,
     updated_at = now()
 from {plan} p where p.action = 'update' and d.{key} = p.key
 """
@@ -224,9 +220,9 @@ where action = 'update' and not was_inferred and old_hash is distinct from attr_
 RESTATED_DATES = """
 select distinct f.order_date
 from warehouse.{fact} f
-join (""" + RESTATED + """) p on f.{fkey} = p.key
+join ({restated}) p on f.{fkey} = p.key
 where f.retailer_key = %(retailer_key)s
-  and f.order_date >= (select min(lo) from (""" + RESTATED + """) r)::date
+  and f.order_date >= (select min(lo) from ({restated}) r)::date
 """
 
 COMPLETED_INFERRED_DATES = """
@@ -241,19 +237,19 @@ select distinct order_date from done
 
 def merge(ctx: LoadContext, dim: Scd2Dim) -> None:
     """Record the staged records and reconcile the dimension's versions with them."""
-    if ctx.scalar(_fmt(dim, "select count(*) from {stage}")):
-        ctx.execute(_fmt(dim, OBSERVE))
-        ctx.execute(_fmt(dim, WANT))
-        ctx.execute(_fmt(dim, CURRENT))
-        ctx.execute(_fmt(dim, PLAN))
-        ctx.execute(_fmt(dim, "analyze {plan}"))
-        actions = dict(ctx.rows(_fmt(dim, "select action, count(*) from {plan} group by 1")))
+    if ctx.scalar(dim.sql("select count(*) from {stage}")):
+        ctx.execute(dim.sql(OBSERVE, assign=assignments(dim.attrs, "excluded")))
+        ctx.execute(dim.sql(WANT))
+        ctx.execute(dim.sql(CURRENT))
+        ctx.execute(dim.sql(PLAN))
+        ctx.execute(dim.sql("analyze {plan}"))
+        actions = dict(ctx.rows(dim.sql("select action, count(*) from {plan} group by 1")))
         if actions.get("delete"):
-            ctx.execute(_fmt(dim, DELETE_MERGED))
+            ctx.execute(dim.sql(DELETE_MERGED))
         if actions.get("update"):
-            ctx.execute(_fmt(dim, UPDATE_CHANGED))
+            ctx.execute(dim.sql(UPDATE_CHANGED, assign=assignments(dim.attrs, "p")))
         if actions.get("insert"):
-            ctx.execute(_fmt(dim, INSERT_NEW))
+            ctx.execute(dim.sql(INSERT_NEW))
         repoint(ctx, dim)
         if dim.shown_in_marts and actions.get("update"):
             restated_dates(ctx, dim)
@@ -265,14 +261,14 @@ def merge(ctx: LoadContext, dim: Scd2Dim) -> None:
 
 def repoint(ctx: LoadContext, dim: Scd2Dim) -> None:
     """Point the facts of changed members at the version now valid at their created_at."""
-    ctx.execute(_fmt(dim, MOVED))
-    if not ctx.scalar(_fmt(dim, "select exists (select 1 from {moved} where lo < 'infinity')")):
+    ctx.execute(dim.sql(MOVED))
+    if not ctx.scalar(dim.sql("select exists (select 1 from {moved} where lo < 'infinity')")):
         return
     repointed = 0
     for fact in dim.facts:
-        rows = ctx.rows(_fmt(dim, REPOINT, fact=sql.Identifier(fact.table),
-                             fkey=sql.Identifier(fact.key_column),
-                             stamp=sql.Identifier(fact.stamp_column)))
+        rows = ctx.rows(dim.sql(REPOINT, fact=sql.Identifier(fact.table),
+                                fkey=sql.Identifier(fact.key_column),
+                                stamp=sql.Identifier(fact.stamp_column)))
         ctx.touch(d for d, _ in rows)
         repointed += sum(n for _, n in rows)
     if repointed:
@@ -281,13 +277,14 @@ def repoint(ctx: LoadContext, dim: Scd2Dim) -> None:
 
 def restated_dates(ctx: LoadContext, dim: Scd2Dim) -> None:
     """Touch the order dates whose marts show attributes that changed in place."""
-    if ctx.scalar(_fmt(dim, "select exists (" + RESTATED + ")")):
+    restated = dim.sql(RESTATED)
+    if ctx.scalar(dim.sql("select exists ({restated})", restated=restated)):
         for fact in dim.facts:
             ctx.touch(r[0] for r in ctx.rows(
-                _fmt(dim, RESTATED_DATES, fact=sql.Identifier(fact.table),
-                     fkey=sql.Identifier(fact.key_column))))
+                dim.sql(RESTATED_DATES, restated=restated, fact=sql.Identifier(fact.table),
+                        fkey=sql.Identifier(fact.key_column))))
     # Completed inferred members: the sales that used them are listed by date.
-    ctx.touch(r[0] for r in ctx.rows(_fmt(dim, COMPLETED_INFERRED_DATES)))
+    ctx.touch(r[0] for r in ctx.rows(dim.sql(COMPLETED_INFERRED_DATES)))
 
 
 def load_customers(ctx: LoadContext) -> None:

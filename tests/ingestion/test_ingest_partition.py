@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 import uuid
 from collections import Counter
 from decimal import Decimal
@@ -107,6 +108,8 @@ def test_a_token_expiring_mid_run_is_survived(retailer_chaos, clean_bucket, sett
                 if n == 3:
                     # tokens already handed out lapse: the one in use is now too old
                     retailer_chaos.set_chaos("retailer3", token_ttl=1)
+                    # (older than the new 1 s lifetime whatever the wait for the change took)
+                    time.sleep(1.1)
                 yield page
 
         client.iter_day = iter_day_expiring_the_token  # type: ignore[method-assign]

@@ -82,6 +82,7 @@ def test_token_ttl_expires_tokens_early(retailer_chaos):
         assert client.get("/api/stores").status_code == 200
         shown = apps.set_chaos("retailer3", token_ttl=1)
         assert shown["token_ttl"] == 1
+        time.sleep(1.1)   # the client's token is now older than the new 1 s lifetime
         resp = client.get("/api/stores")
         assert resp.status_code == 401 and resp.json()["error"] == "token_expired"
     creds = apps.credentials["retailer3"]
@@ -111,3 +112,14 @@ def test_bad_chaos_values_are_refused(retailer_apps, body):
     resp = httpx.post(f"{retailer_apps.urls['retailer1']}/admin/chaos", json=body,
                       headers={"X-Admin-Token": retailer_apps.admin_token})
     assert resp.status_code == 400 and resp.json()["error"] == "bad_request"
+
+
+def test_a_change_is_applied_by_every_worker_once_its_version_is(retailer_chaos):
+    url = f"{retailer_chaos.urls['retailer1']}/admin/chaos"
+    headers = {"X-Admin-Token": retailer_chaos.admin_token}
+    before = httpx.get(url, headers=headers).json()["version"]
+    shown = retailer_chaos.set_chaos("retailer1", error_rate=1.0)  # polls applied_version
+    assert shown["version"] == before + 1
+    assert httpx.get(url, headers=headers).json()["applied_version"] == before + 1
+    counts, _ = _statuses(retailer_chaos, "retailer1", n=60)
+    assert counts == Counter({500: 60})   # no worker still serves the old values

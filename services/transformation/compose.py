@@ -1,0 +1,34 @@
+"""Column lists for the load's statements, composed with psycopg's `sql` module (the one way
+the load builds SQL: identifiers are quoted, values are always parameters)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from psycopg import sql
+
+
+def columns(names: Iterable[str], table: str | None = None) -> sql.Composed:
+    """`a, b, c`, or `t.a, t.b, t.c` with a table (alias).
+
+    Args:
+        names: column names.
+        table: the table or alias to qualify them with, if any.
+    Returns:
+        The comma-separated list.
+    """
+    return sql.SQL(", ").join(
+        sql.Identifier(table, n) if table else sql.Identifier(n) for n in names)
+
+
+def assignments(names: Iterable[str], source: str) -> sql.Composed:
+    """`a = s.a, b = s.b` for an UPDATE's or an upsert's SET list.
+
+    Args:
+        names: the columns to set.
+        source: the table or alias whose same-named columns give the values.
+    Returns:
+        The comma-separated assignments.
+    """
+    return sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(n), sql.Identifier(source, n)) for n in names)
