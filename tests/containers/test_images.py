@@ -148,8 +148,21 @@ def images(pytestconfig) -> dict[str, Build]:
     return built
 
 
+def connect(url: str) -> psycopg2.extensions.connection:
+    """A connection to the shared PostgreSQL, waiting out a moment when every slot is taken
+    (max_connections is shared by every test session on the machine)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return psycopg2.connect(url)
+        except psycopg2.OperationalError as exc:
+            if "too many clients" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 def _drop_databases() -> None:
-    conn = psycopg2.connect(f"{PG}/postgres")
+    conn = connect(f"{PG}/postgres")
     conn.autocommit = True
     with conn.cursor() as cur:
         for url in (WAREHOUSE, *RETAILER_DBS.values()):
@@ -226,7 +239,7 @@ def stack(images, pytestconfig) -> Iterator[Stack]:
 
 
 def test_the_setup_one_shot_built_the_warehouse_from_the_wheel(stack):
-    conn = psycopg2.connect(WAREHOUSE)
+    conn = connect(WAREHOUSE)
     with conn, conn.cursor() as cur:
         cur.execute("select nspname from pg_namespace where nspname in "
                     "('warehouse', 'marts', 'ops', 'quality') order by 1")
@@ -310,7 +323,7 @@ def test_a_seeded_date_reaches_its_verdict_and_the_warehouse_equals_the_sources(
         time.sleep(1)
     assert run["status"] in SUCCESS, run
 
-    conn = psycopg2.connect(WAREHOUSE)
+    conn = connect(WAREHOUSE)
     try:
         _, lines = source_rows(RETAILER_DBS, day, day)
         with conn.cursor() as cur:
