@@ -113,10 +113,10 @@ def ingest(retailer_id: str, day: str) -> tuple[float, dict]:
 
     from services.ingestion.connectors import make_client
     from services.ingestion.partition import land_partition
+    from services.ingestion.settings import get_worker_settings
     from shared.s3 import get_s3
-    from shared.settings import get_settings
 
-    s = get_settings()
+    s = get_worker_settings()
     started = time.perf_counter()
     with make_client(retailer_id) as client:
         landed = land_partition(client, get_s3(), s.s3_bucket, run_id=str(uuid.uuid4()),

@@ -407,10 +407,10 @@ def main() -> None:
     with bench_stack():
         from shared.db import make_engine
         from shared.s3 import get_s3
-        from shared.settings import get_settings
+        from shared.settings import S3Settings, current
 
         engine = make_engine(os.environ["DATABASE_URL"], application_name="bench-load")
-        s3, bucket = get_s3(), get_settings().s3_bucket
+        s3, bucket = get_s3(), current(S3Settings).s3_bucket
         t = time.perf_counter()
         days = [Day(r, args.lines // len(RETAILERS) + (i < args.lines % len(RETAILERS)),
                     seed=i) for i, r in enumerate(RETAILERS)]

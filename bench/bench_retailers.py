@@ -278,10 +278,9 @@ def main() -> None:
     from suite.processes import free_port
 
     os.environ.update(bench_environment({rid: free_port() for rid in RETAILERS}))
-    from shared.settings import get_settings
+    from suite.settings import SuiteView
 
-    get_settings.cache_clear()
-    settings = get_settings()
+    settings = SuiteView()
     day = BENCH_DAY
     orders = orders_for(args.lines, day, settings.retailer.fault_rate)
     print(f"# retailers benchmark: {day}, about {args.lines:,} order lines across three "

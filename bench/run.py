@@ -42,7 +42,8 @@ os.environ.update(ENV)  # before anything reads settings
 import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from shared.settings import get_settings  # noqa: E402
+from services.ingestion.settings import IngestionApiOptions  # noqa: E402
+from suite.settings import SuiteView  # noqa: E402
 
 
 def group_peak_rss_mb(pgid: int) -> float:
@@ -69,7 +70,7 @@ def prepare(lines: int) -> int:
     from retailers.generator import seed_dates
     from suite.dbinit import init_warehouse
 
-    s = get_settings()
+    s = SuiteView()
     init_warehouse(s.database_url, drop=True)
     for rid in s.retailer_ids:
         init_db(rid, getattr(s, rid).database_url, drop=True)
@@ -84,27 +85,28 @@ def run_once(lines: int) -> dict:
     """Seed, start the stack, POST /runs, wait for the verdict; stage times and RSS."""
     from shared.db import get_engine
     from suite import stack
+    from suite.settings import load_stack_or_exit
 
     prepare(lines)
-    s = get_settings()
-    stack.up(s, echo=lambda *_: None)
+    stack_settings = load_stack_or_exit()
+    stack.up(stack_settings, echo=lambda *_: None)
     try:
         started = time.perf_counter()
-        resp = httpx.post(f"http://127.0.0.1:{s.ingestion.port}/runs",
+        resp = httpx.post(f"http://127.0.0.1:{IngestionApiOptions().port}/runs",
                           json={"date": DAY.isoformat()},
                           headers={"Authorization": f"Bearer {ENV['PIPELINE_API_TOKEN']}"},
                           timeout=30)
         resp.raise_for_status()
         run_id = resp.json()["runs"][0]["run_id"]
         while True:
-            status = httpx.get(f"http://127.0.0.1:{s.ingestion.port}/runs/{run_id}",
+            status = httpx.get(f"http://127.0.0.1:{IngestionApiOptions().port}/runs/{run_id}",
                                timeout=30).json()["status"]
             if status not in ("queued", "running"):
                 break
             time.sleep(0.25)
         total = time.perf_counter() - started
         rss = {svc.name: group_peak_rss_mb(stack.running_pid(svc.name) or -1)
-               for svc in stack.services(s)}
+               for svc in stack.services(stack_settings)}
     finally:
         stack.down(echo=lambda *_: None)
     with get_engine().connect() as conn:

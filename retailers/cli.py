@@ -13,6 +13,7 @@ import sys
 import time
 
 from retailers.registry import parse_retailer_ids
+from retailers.settings import DATABASES, GeneratorSettings, load_or_exit
 
 
 def _date(text: str) -> dt.date:
@@ -38,30 +39,30 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from shared.settings import load_settings_or_exit
-
-    settings = load_settings_or_exit()
     try:
         ids = parse_retailer_ids(args.retailers)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # Only what the command uses: each chosen retailer's RETAILERn_DATABASE_URL, and for
+    # `seed` the generator's RETAILER_* (no credentials, nothing of the pipeline).
+    urls = {rid: load_or_exit(DATABASES[rid]).database_url for rid in ids}
     if args.command == "init-db":
-        return _init_db(ids, settings, args.drop)
-    return _seed(ids, settings, args)
+        return _init_db(ids, urls, args.drop)
+    return _seed(ids, urls, args)
 
 
-def _init_db(ids: list[str], settings, drop: bool) -> int:
+def _init_db(ids: list[str], urls: dict[str, str], drop: bool) -> int:
     from retailers.db import init_db
 
     for rid in ids:
         t0 = time.perf_counter()
-        applied = init_db(rid, getattr(settings, rid).database_url, drop=drop)
+        applied = init_db(rid, urls[rid], drop=drop)
         print(f"{rid}: applied {', '.join(applied)} ({time.perf_counter() - t0:.2f}s)")
     return 0
 
 
-def _seed(ids: list[str], settings, args) -> int:
+def _seed(ids: list[str], urls: dict[str, str], args) -> int:
     from retailers.generator import seed_dates
 
     overrides = {}
@@ -71,8 +72,9 @@ def _seed(ids: list[str], settings, args) -> int:
             return 2
         overrides["orders_per_day"] = args.orders_per_day
     try:
-        report = seed_dates(ids, args.start, args.end or args.start, settings=settings,
-                            overrides=overrides)
+        report = seed_dates(ids, args.start, args.end or args.start,
+                            generator=load_or_exit(GeneratorSettings), overrides=overrides,
+                            database_urls=urls)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -3,30 +3,67 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from collections.abc import Sequence
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from urllib.parse import urlparse, urlunparse
 
 import psycopg2
+from psycopg2 import sql
 
 from retailers.registry import get_spec
-from suite.dbinit import apply_sql, create_database
+from retailers.settings import DATABASES
 
 log = logging.getLogger(__name__)
 
-CONTROL_SQL = Path(__file__).resolve().parent / "core" / "control.sql"
+CONTROL_SQL = files("retailers.core") / "control.sql"
 # Bump when a retailer's schema.sql changes in a way `create ... if not exists` cannot apply
 # to an existing database (2: order tables partitioned per day).
 SCHEMA_VERSION = 2
-# The lock suite.dbinit.apply_sql takes around each file: the rebuild waits for it too.
+# Taken around each SQL file and by the rebuild, so two processes initialising one database
+# at once do not race on "if not exists".
 INIT_LOCK = 424242
 
 
 def database_url(retailer_id: str, settings=None) -> str:
-    """The retailer's database URL from settings (`RETAILER1_DATABASE_URL`, ...)."""
-    if settings is None:
-        from shared.settings import get_settings
+    """The retailer's database URL: from `settings` (an object with a `<retailer_id>`
+    section) or else `RETAILERn_DATABASE_URL`."""
+    if settings is not None:
+        return getattr(settings, retailer_id).database_url
+    return DATABASES[retailer_id]().database_url  # type: ignore[attr-defined]
 
-        settings = get_settings()
-    return getattr(settings, retailer_id).database_url
+
+def create_database(url: str, *, drop: bool = False) -> None:
+    """Create the database named in `url` (dropping it first when `drop`)."""
+    parts = urlparse(url)
+    dbname = parts.path.lstrip("/")
+    conn = psycopg2.connect(urlunparse(parts._replace(path="/postgres")))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            if drop:
+                cur.execute(sql.SQL("drop database if exists {} with (force)")
+                            .format(sql.Identifier(dbname)))
+            cur.execute("select 1 from pg_database where datname = %s", (dbname,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
+    finally:
+        conn.close()
+
+
+def apply_sql(url: str, files_: Sequence[Traversable]) -> list[str]:
+    """Run each SQL file in its own transaction, in order. Returns the names applied."""
+    conn = psycopg2.connect(url, application_name="retailers-init-db")
+    applied = []
+    try:
+        for path in files_:
+            with conn, conn.cursor() as cur:
+                cur.execute("select pg_advisory_xact_lock(%s)", (INIT_LOCK,))
+                cur.execute(path.read_text(encoding="utf-8"))
+            applied.append(path.name)
+    finally:
+        conn.close()
+    return applied
 
 
 def init_db(retailer_id: str, url: str | None = None, drop: bool = False) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from retailers.core.spec import RetailerSpec
-from shared.settings import RETAILER_IDS
+from retailers.settings import RETAILER_IDS
 
 
 def get_spec(retailer_id: str) -> RetailerSpec:

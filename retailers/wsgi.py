@@ -13,13 +13,14 @@ from flask import Flask
 from retailers.core.app import create_app as build_app
 from retailers.core.config import RetailerConfig
 from retailers.registry import get_spec
-from shared.settings import load_settings_or_exit
+from retailers.settings import load_or_exit, server_settings_class
 
 
 def create_app(retailer_id: str) -> Flask:
-    """The app of `retailer_id`, configured from the environment; a missing or placeholder
-    secret stops the process with a message naming the variable."""
-    settings = load_settings_or_exit()
-    logging.basicConfig(level=settings.log_level,
+    """The app of `retailer_id`, configured from its own variables only (RETAILER_* and its
+    RETAILERn_*); a missing or placeholder secret stops the process naming the variable."""
+    spec = get_spec(retailer_id)
+    settings = load_or_exit(server_settings_class(retailer_id))
+    logging.basicConfig(level=settings.retailer.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return build_app(get_spec(retailer_id), RetailerConfig.from_settings(retailer_id, settings))
+    return build_app(spec, RetailerConfig.from_settings(settings))

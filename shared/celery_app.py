@@ -11,13 +11,18 @@ from celery import Celery
 from celery.signals import setup_logging, task_prerun
 from kombu import Exchange, Queue
 
-from shared.settings import load_settings_or_exit
+from shared.settings import BrokerSettings, current
 
 QUEUES = ("ingestion", "transformation", "quality")
 
 
-def make_celery() -> Celery:
-    s = load_settings_or_exit()  # a worker without its secrets stops here, saying why
+def make_celery(settings: BrokerSettings | None = None) -> Celery:
+    """The Celery app on the broker of `settings` (default: the process's).
+
+    A process checks its own settings at its start (`load_settings_or_exit` in its tasks,
+    schedule or api module); the app needs only the broker's part of them.
+    """
+    s = settings or current(BrokerSettings)
     app = Celery("retail", broker=s.redis_url, backend=s.redis_url)
     transport = {"visibility_timeout": s.task_visibility_timeout_seconds}
     app.conf.update(

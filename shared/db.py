@@ -11,7 +11,7 @@ from functools import lru_cache
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import Connection
 
-from shared.settings import get_settings
+from shared.settings import DatabaseSettings, current
 
 
 def process_name() -> str:
@@ -27,13 +27,13 @@ def make_engine(url: str | None = None, *, application_name: str | None = None,
     """Create a SQLAlchemy 2 engine on psycopg2.
 
     Args:
-        url: a `postgresql://` URL; defaults to `DATABASE_URL`.
+        url: a `postgresql://` URL; defaults to the process's `DATABASE_URL`.
         application_name: shown in pg_stat_activity; defaults to the process name.
         pool_size: connections kept open.
     Returns:
         An Engine with pre-ping on, so a restarted server does not break the next call.
     """
-    url = url or get_settings().database_url
+    url = url or current(DatabaseSettings).database_url
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]
     return create_engine(

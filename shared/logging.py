@@ -92,9 +92,9 @@ def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
     """Install the suite's handler on the root logger (idempotent)."""
     if fmt is None or level is None:
         try:
-            from shared.settings import get_settings
+            from shared.settings import LoggingSettings, current
 
-            s = get_settings()
+            s = current(LoggingSettings)
             fmt, level = fmt or s.log_format, level or s.log_level
         except Exception:  # settings errors are reported by the caller, not here
             fmt, level = fmt or "console", level or "INFO"

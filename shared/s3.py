@@ -9,22 +9,22 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from shared.settings import Settings, get_settings
+from shared.settings import S3Settings, current
 
 
-def make_s3_client(settings: Settings | None = None, *, timeout_seconds: float | None = None,
+def make_s3_client(settings: S3Settings | None = None, *, timeout_seconds: float | None = None,
                    max_attempts: int = 5):
     """Create a boto3 S3 client; an endpoint URL points it at a local server.
 
     Args:
-        settings: defaults to the process settings.
+        settings: the S3 part of the process's settings (default: `current(S3Settings)`).
         timeout_seconds: connect and read timeout (botocore's 60 s when None); a health
             check wants a short one.
         max_attempts: attempts per call, retries in standard mode.
     Returns:
         A botocore S3 client with retries in standard mode.
     """
-    s = settings or get_settings()
+    s = settings or current(S3Settings)
     timeouts = {} if timeout_seconds is None else {"connect_timeout": timeout_seconds,
                                                    "read_timeout": timeout_seconds}
     return boto3.client(
@@ -42,7 +42,7 @@ def make_s3_client(settings: Settings | None = None, *, timeout_seconds: float |
 def get_s3():
     """The process-wide S3 client, with the bucket created if it is missing."""
     client = make_s3_client()
-    ensure_bucket(client, get_settings().s3_bucket)
+    ensure_bucket(client, current(S3Settings).s3_bucket)
     return client
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.settings import load_settings_or_exit
+from suite.settings import DbInitSettings, OperatorSettings, load_stack_or_exit
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Run the retail pipeline locally: stack, runs, replays, demo.")
@@ -35,10 +36,15 @@ def db_init(retailers: bool = typer.Option(
         False, "--retailers", help="also create each retailer's own database and schema")
 ) -> None:
     """Apply database/init/NN_*.sql in order to DATABASE_URL (safe to run twice)."""
-    from suite.dbinit import init_warehouse, set_role_password
+    from suite.dbinit import NoInitSql, init_warehouse, set_role_password
 
-    s = load_settings_or_exit()
-    for name in init_warehouse(s.database_url):
+    s = load_settings_or_exit(DbInitSettings)
+    try:
+        applied = init_warehouse(s.database_url)
+    except NoInitSql as exc:
+        console.print(f"[red]db-init: {exc}[/red]")
+        raise typer.Exit(1) from None
+    for name in applied:
         console.print(f"applied {name}")
     if s.bi_reader_password is not None:
         set_role_password(s.database_url, "bi_reader", s.bi_reader_password.get_secret_value())
@@ -46,8 +52,37 @@ def db_init(retailers: bool = typer.Option(
     if retailers:
         from suite.stack import prepare_retailer_databases
 
-        prepare_retailer_databases(s)
+        prepare_retailer_databases()
         console.print("retailer databases ready")
+
+
+@app.command("settings")
+def settings_cmd(process: str = typer.Argument(
+        None, help="a process (`ingestion-worker`, `retailer1`, `db-init`, ...); all if omitted"),
+        check: bool = typer.Option(False, "--check",
+                                   help="build its settings; exit 2 naming what is missing")
+) -> None:
+    """List the variables each process reads; with --check, check a process's settings."""
+    from shared.settings import settings_env_names, settings_errors
+    from suite.settings import command_settings
+
+    classes = command_settings()
+    if process is not None and process not in classes:
+        raise typer.BadParameter(f"unknown process {process!r}; one of {', '.join(classes)}")
+    chosen = {process: classes[process]} if process else classes
+    failed = False
+    for name, cls in chosen.items():
+        console.print(f"[bold]{name}[/bold] ({cls.__name__}): "
+                      + " ".join(settings_env_names(cls)), soft_wrap=True)
+        if check:
+            problems = settings_errors(cls)
+            failed = failed or bool(problems)
+            for problem in problems:
+                console.print(f"  [red]{problem}[/red]")
+            if not problems:
+                console.print("  settings ok")
+    if failed:
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -55,7 +90,7 @@ def up() -> None:
     """Start the local stack in the background and print where each process is."""
     from suite import stack
 
-    s = load_settings_or_exit()
+    s = load_stack_or_exit()
     results = stack.up(s, echo=console.print)
     table = Table("process", "state", "where")
     for svc, state in results:
@@ -79,7 +114,7 @@ def status() -> None:
     from suite import stack
 
     table = Table("process", "state", "where")
-    for row in stack.status(load_settings_or_exit()):
+    for row in stack.status(load_stack_or_exit()):
         table.add_row(*row)
     console.print(table)
 
@@ -101,7 +136,7 @@ def run(date: str = typer.Option(None, help="one date, YYYY-MM-DD"),
     """Run a date (or a range) through the suite, as POST /runs does, with a progress bar."""
     from services.ingestion.cli import run_dates
 
-    load_settings_or_exit()
+    load_settings_or_exit(OperatorSettings)
     if not date and not (start and end):
         raise typer.BadParameter("give --date, or --start and --end")
     statuses = run_dates(date=_date(date), start=_date(start), end=_date(end),
@@ -126,7 +161,7 @@ def replay(date: str = typer.Option(..., help="the date to re-transform"),
     """Re-transform a date from its stored silver objects, without asking the retailers."""
     from services.transformation.cli import replay as replay_date
 
-    load_settings_or_exit()
+    load_settings_or_exit(OperatorSettings)
     status = replay_date(_date(date), retailers=_retailers(retailers), wait=wait)
     if wait and status not in ("succeeded", "succeeded_with_warnings"):
         raise typer.Exit(1)
@@ -139,8 +174,10 @@ def refresh_marts(start: str = typer.Option(..., help="the first order date to r
                                                             "(default: every retailer)")) -> None:
     """Rebuild the marts of a date range from the warehouse (database/marts models)."""
     from services.transformation.marts import refresh_dates
+    from services.transformation.settings import TransformationWorkerSettings
 
-    load_settings_or_exit()
+    # It runs the transformation's load engine in this process, with that engine's settings.
+    load_settings_or_exit(TransformationWorkerSettings)
     first = _date(start)
     assert first is not None
     last = _date(end) or first
@@ -154,7 +191,7 @@ def sweep() -> None:
     """Re-send steps whose worker vanished; dead-letter those out of attempts."""
     from services.ingestion.sweeper import sweep_once
 
-    refs = sweep_once(load_settings_or_exit())
+    refs = sweep_once(load_settings_or_exit(OperatorSettings))
     for ref in refs:
         console.print(f"re-sent {ref.step} {ref.retailer_id} of run {ref.run_id}")
     console.print(f"{len(refs)} step(s) re-sent")
@@ -166,7 +203,7 @@ def demo(date: str = typer.Option(None, help="the day to run (default: yesterday
     """Bring the stack up, seed a day at the three retailers, run it, print a summary."""
     from suite.demo import run_demo
 
-    s = load_settings_or_exit()
+    s = load_stack_or_exit()
     ok = run_demo(s, _date(date), orders_per_day=orders_per_day, console=console)
     if not ok:
         raise typer.Exit(1)

@@ -19,26 +19,29 @@ from sqlalchemy import text
 
 from services.ingestion.cli import follow_runs
 from shared.db import get_engine
-from shared.settings import Settings
+from suite.settings import StackSettings
 
 SUCCESS = ("succeeded", "succeeded_with_warnings")
 
 
-def seed_day(s: Settings, day: dt.date, orders_per_day: int | None, console: Console) -> None:
+def seed_day(s: StackSettings, day: dt.date, orders_per_day: int | None, console: Console) -> None:
     from retailers.generator import seed_dates
 
     started = time.perf_counter()
     overrides = {"orders_per_day": orders_per_day} if orders_per_day else {}
-    seed_dates(list(s.retailer_ids), day, day, settings=s, overrides=overrides)
+    seed_dates(list(s.retailer_ids), day, day, generator=s.generator, overrides=overrides,
+               database_urls={rid: s.retailer_database_url(rid) for rid in s.retailer_ids})
     console.print(f"seeded {day} at {', '.join(s.retailer_ids)} "
                   f"in {time.perf_counter() - started:.1f}s")
 
 
-def start_run(s: Settings, day: dt.date) -> str:
+def start_run(s: StackSettings, day: dt.date) -> str:
     """POST /runs; if the date is already running, follow that run instead."""
     resp = httpx.post(
-        f"http://127.0.0.1:{s.ingestion.port}/runs", json={"date": day.isoformat()},
-        headers={"Authorization": f"Bearer {s.pipeline_api_token.get_secret_value()}"},
+        f"http://127.0.0.1:{s.ingestion_api.ingestion.port}/runs",
+        json={"date": day.isoformat()},
+        headers={"Authorization":
+                 f"Bearer {s.ingestion_api.pipeline_api_token.get_secret_value()}"},
         timeout=30)
     body = resp.json()
     if resp.status_code == 409:
@@ -60,7 +63,7 @@ def _steps(run_id: str) -> tuple[str, list]:
     return status, list(steps)
 
 
-def summary(s: Settings, run_id: str, day: dt.date, console: Console) -> None:
+def summary(s: StackSettings, run_id: str, day: dt.date, console: Console) -> None:
     status, steps = _steps(run_id)
     stages = Table("stage", "retailer", "status", "attempts", "seconds", "counts",
                    title="Stages")
@@ -114,17 +117,17 @@ def summary(s: Settings, run_id: str, day: dt.date, console: Console) -> None:
     console.print(f"verdict: [bold {colour}]{status}[/]   run {run_id}")
     console.print(
         "open:\n"
-        f"  quality page     http://127.0.0.1:{s.quality.port}/\n"
-        f"  quality health   http://127.0.0.1:{s.quality.port}/health\n"
-        f"  ingestion API    http://127.0.0.1:{s.ingestion.port}/docs   "
+        f"  quality page     http://127.0.0.1:{s.quality.quality.port}/\n"
+        f"  quality health   http://127.0.0.1:{s.quality.quality.port}/health\n"
+        f"  ingestion API    http://127.0.0.1:{s.ingestion_api.ingestion.port}/docs   "
         f"(GET /runs/{run_id})\n"
-        f"  replay API       http://127.0.0.1:{s.transformation.port}/docs\n"
-        f"  Flower           http://127.0.0.1:{s.flower_port}/\n"
+        f"  replay API       http://127.0.0.1:{s.transformation.transformation.port}/docs\n"
+        f"  Flower           http://127.0.0.1:{s.flower.flower_port}/\n"
         f"  warehouse        psql postgresql://bi_reader@127.0.0.1:5432/"
         f"{s.database_url.rsplit('/', 1)[1]}  (marts.*)")
 
 
-def run_demo(s: Settings, day: dt.date | None, *, orders_per_day: int | None,
+def run_demo(s: StackSettings, day: dt.date | None, *, orders_per_day: int | None,
              console: Console) -> bool:
     from suite import stack
 

@@ -50,6 +50,8 @@ class ManagedProcess:
     name: str
     cmd: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)
+    # False: the child gets `env` alone (and PATH), not this process's environment.
+    inherit_env: bool = True
     port: int | None = None
     health_url: str | None = None
     health: Callable[[], bool] | None = None
@@ -63,8 +65,9 @@ class ManagedProcess:
 
     def start(self) -> ManagedProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "RETAIL_PROCESS_NAME": self.name, "PYTHONUNBUFFERED": "1",
-               "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}", **self.env}
+        base = os.environ if self.inherit_env else {}
+        env = {**base, "RETAIL_PROCESS_NAME": self.name, "PYTHONUNBUFFERED": "1", **self.env}
+        env["PATH"] = f"{VENV_BIN}:{env.get('PATH') or os.environ.get('PATH', '')}"
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its life
         self.proc = subprocess.Popen(
             list(self.cmd), cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,

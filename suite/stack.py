@@ -4,6 +4,9 @@
 starts the S3 server, the retailers and every service process that exists, waits for each
 health check and prints where each one is. Every process it starts is recorded in
 `.data/run/<name>.pid`, so `down` stops exactly those and nothing it found running.
+
+Each process gets only the variables its own settings class reads (`suite.settings.
+PROCESS_SETTINGS`), not the operator's whole environment or `.env`.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.settings import Settings
 from suite import servers
 from suite.processes import DATA_DIR, ManagedProcess, port_open, stop_group
+from suite.settings import PROCESS_SETTINGS, StackSettings, all_setting_names, process_env
 
 RUN_DIR = DATA_DIR / "run"
 LOG_DIR = DATA_DIR / "logs"
@@ -34,8 +37,16 @@ class Service:
 
     def process(self) -> ManagedProcess:
         health_url = f"http://127.0.0.1:{self.port}{self.health_path}" if self.health_path else None
-        return ManagedProcess(self.name, self.cmd, port=self.port, health_url=health_url,
-                              log_dir=LOG_DIR)
+        settings = PROCESS_SETTINGS.get(self.name)
+        # A process of ours gets its own variables only; the S3 server gets none of them.
+        env = process_env(settings) if settings is not None else process_env_without_settings()
+        return ManagedProcess(self.name, self.cmd, env=env, inherit_env=False, port=self.port,
+                              health_url=health_url, log_dir=LOG_DIR)
+
+
+def process_env_without_settings() -> dict[str, str]:
+    known = all_setting_names()
+    return {k: v for k, v in os.environ.items() if k not in known} | {"RETAIL_ENV_FILE": ""}
 
 
 def _port(url: str) -> int:
@@ -48,24 +59,24 @@ def _celery_worker(service: str, concurrency: int) -> tuple[str, ...]:
             "--without-mingle", "-l", "INFO")
 
 
-def services(s: Settings) -> list[Service]:
+def services(s: StackSettings) -> list[Service]:
     """Every process of the suite, in start order."""
+    s3_url = s.ingestion_worker.s3_endpoint_url
     out = [Service("s3", "moto", ("moto_server", "-H", "127.0.0.1", "-p",
-                                  str(_port(s.s3_endpoint_url or "http://x:9000"))),
-                   port=_port(s.s3_endpoint_url or "http://x:9000"),
-                   url=s.s3_endpoint_url)]
+                                  str(_port(s3_url or "http://x:9000"))),
+                   port=_port(s3_url or "http://x:9000"), url=s3_url)]
     for rid in s.retailer_ids:
-        conf = getattr(s, rid)
-        port = _port(conf.url)
+        url = s.retailer_url(rid)
+        port = _port(url)
         out.append(Service(
             rid, "retailers.wsgi",
-            ("gunicorn", "-w", str(s.retailer.workers), "-k", "gthread", "--threads", "4",
-             "-b", f"127.0.0.1:{port}", "--access-logfile", "-",
+            ("gunicorn", "-w", str(s.retailers[rid].retailer.workers), "-k", "gthread",
+             "--threads", "4", "-b", f"127.0.0.1:{port}", "--access-logfile", "-",
              f'retailers.wsgi:create_app("{rid}")'),
-            port=port, health_path="/health", url=conf.url))
-    apis = [("ingestion", s.ingestion.port, "/docs"), ("transformation", s.transformation.port,
-                                                       "/docs"),
-            ("quality", s.quality.port, "/")]
+            port=port, health_path="/health", url=url))
+    apis = [("ingestion", s.ingestion_api.ingestion.port, "/docs"),
+            ("transformation", s.transformation.transformation.port, "/docs"),
+            ("quality", s.quality.quality.port, "/")]
     for name, port, page in apis:
         out.append(Service(
             f"{name}-api", f"services.{name}.api",
@@ -74,18 +85,19 @@ def services(s: Settings) -> list[Service]:
             port=port, health_path="/livez", url=f"http://127.0.0.1:{port}{page}"))
     out += [
         Service("ingestion-worker", "services.ingestion.tasks",
-                _celery_worker("ingestion", s.ingestion.worker_concurrency)),
+                _celery_worker("ingestion", s.ingestion_worker.ingestion.worker_concurrency)),
         Service("transformation-worker", "services.transformation.tasks",
-                _celery_worker("transformation", s.transformation.worker_concurrency)),
+                _celery_worker("transformation",
+                               s.transformation.transformation.worker_concurrency)),
         Service("quality-worker", "services.quality.tasks",
-                _celery_worker("quality", s.quality.worker_concurrency)),
+                _celery_worker("quality", s.quality.quality.worker_concurrency)),
         Service("beat", "services.ingestion.schedule",
                 ("celery", "-A", "services.ingestion.schedule:celery_app", "beat", "-s",
                  str(DATA_DIR / "celerybeat-schedule"), "-l", "INFO")),
         Service("flower", "flower",
                 ("celery", "-A", "shared.celery_app:celery_app", "flower",
-                 f"--port={s.flower_port}", "--address=127.0.0.1"),
-                port=s.flower_port, url=f"http://127.0.0.1:{s.flower_port}"),
+                 f"--port={s.flower.flower_port}", "--address=127.0.0.1"),
+                port=s.flower.flower_port, url=f"http://127.0.0.1:{s.flower.flower_port}"),
     ]
     return [svc for svc in out if _exists(svc.module)]
 
@@ -117,20 +129,22 @@ def running_pid(name: str) -> int | None:
     return pid if pid and _alive(pid) else None
 
 
-def prepare_databases(s: Settings) -> None:
+def prepare_databases(s: StackSettings) -> None:
     """The warehouse schema, and each retailer's own database and schema."""
     from suite.dbinit import init_warehouse
 
     init_warehouse(s.database_url)
-    prepare_retailer_databases(s)
+    prepare_retailer_databases()
 
 
-def prepare_retailer_databases(s: Settings) -> None:
+def prepare_retailer_databases() -> None:
+    """Each retailer's own database and schema, at its RETAILERn_DATABASE_URL."""
     if _exists("retailers.db"):
-        from retailers.db import init_db
+        from retailers.db import database_url, init_db
+        from retailers.settings import RETAILER_IDS
 
-        for rid in s.retailer_ids:
-            init_db(rid, getattr(s, rid).database_url)
+        for rid in RETAILER_IDS:
+            init_db(rid, database_url(rid))
 
 
 def clear_queue_bindings(redis_url: str) -> None:
@@ -143,7 +157,7 @@ def clear_queue_bindings(redis_url: str) -> None:
         client.delete(key)
 
 
-def up(s: Settings, *, echo=print) -> list[tuple[Service, str]]:
+def up(s: StackSettings, *, echo=print) -> list[tuple[Service, str]]:
     """Start what is not running; returns each service with 'started' or 'running'."""
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     echo(f"postgres  {servers.ensure_postgres()} on 127.0.0.1:5432")
@@ -196,7 +210,7 @@ def down(*, echo=print) -> list[str]:
     return stopped
 
 
-def status(s: Settings) -> list[tuple[str, str, str]]:
+def status(s: StackSettings) -> list[tuple[str, str, str]]:
     """(name, state, where) for every process of the stack."""
     rows = []
     for svc in services(s):

@@ -28,7 +28,7 @@ from sqlalchemy import text
 from shared import ops
 from shared.canonical import ENTITIES, utc_iso
 from shared.s3 import manifest_key, part_key
-from shared.settings import RETAILER_IDS, get_settings
+from shared.settings import RETAILER_IDS, S3Settings, current
 
 CENT = Decimal("0.01")
 CURRENCY = {"retailer1": "USD", "retailer2": "USD", "retailer3": "EUR"}
@@ -220,7 +220,7 @@ def write_partition(s3, engine, data: PartitionData, *, run_id: str | None = Non
     Returns:
         The run id.
     """
-    bucket = bucket or get_settings().s3_bucket
+    bucket = bucket or current(S3Settings).s3_bucket
     rid, day = data.retailer_id, data.run_date
     if run_id is None:
         run_id = new_run(engine, day, [rid])

@@ -1,4 +1,4 @@
-"""A retailer server's configuration, taken from the suite settings."""
+"""A retailer server's configuration, taken from its own settings (retailers/settings.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ class RetailerConfig:
     Attributes:
         retailer_id: `retailer1`, `retailer2` or `retailer3`.
         database_url: its own database.
-        common: RetailerCommonSettings (page cap, chaos at start, admin token, ...).
+        common: ServerCommonSettings (page cap, chaos at start, admin token, ...).
         own: its Retailer1Settings / Retailer2Settings / Retailer3Settings (credentials).
     """
 
@@ -23,9 +23,10 @@ class RetailerConfig:
     own: Any
 
     @classmethod
-    def from_settings(cls, retailer_id: str, settings) -> RetailerConfig:
-        own = getattr(settings, retailer_id)
-        return cls(retailer_id, own.database_url, settings.retailer, own)
+    def from_settings(cls, settings: Any) -> RetailerConfig:
+        """From a retailer server's settings (`RetailerServerSettings`: `.retailer`, `.own`)."""
+        return cls(settings.retailer_id, settings.own.database_url, settings.retailer,
+                   settings.own)
 
     @property
     def max_page_size(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class RetailerSpec:
     retailer_id: str
     name: str
     profile: RetailerProfile
-    schema_sql: Path
+    schema_sql: Traversable  # a file of the package (importlib.resources), so wheels carry it
     storage: Storage
     # The data endpoints: every request passes `authenticate` and then the chaos layer.
     routes: Callable[[], Blueprint]

@@ -20,13 +20,14 @@ from psycopg2 import sql
 
 from retailers.core.pgcopy import copy_in
 from retailers.core.spec import RetailerSpec
-from retailers.db import connect, init_db
+from retailers.db import connect, database_url, init_db
 from retailers.generator.calendar import ORDER_BLOCK, check_day, day_index, days
 from retailers.generator.day import generate_day
 from retailers.generator.frames import DayData
 from retailers.generator.master import MasterData, Volumes, build_master
 from retailers.generator.staging import stage_master
 from retailers.registry import get_spec
+from retailers.settings import GeneratorSettings
 
 # Serializes seeders of one database (two CLIs at once would otherwise interleave deletes).
 SEED_LOCK = 7_311_001
@@ -64,7 +65,8 @@ class SeedReport:
 
 
 def seed_dates(retailer_ids: Sequence[str], start: dt.date, end: dt.date | None = None, *,
-               settings=None, overrides: Mapping[str, Any] | None = None,
+               settings: Any = None, generator: Any = None,
+               overrides: Mapping[str, Any] | None = None,
                database_urls: Mapping[str, str] | None = None,
                parallel: bool = True) -> SeedReport:
     """Generate and write dates start..end (inclusive) for the given retailers.
@@ -72,21 +74,20 @@ def seed_dates(retailer_ids: Sequence[str], start: dt.date, end: dt.date | None 
     Args:
         retailer_ids: e.g. `["retailer1", "retailer2", "retailer3"]`.
         start: first date; end: last date (defaults to start).
-        settings: the suite settings (defaults to `get_settings()`); only `.retailer`
-            (RetailerCommonSettings) and the retailers' database URLs are used.
-        overrides: RetailerCommonSettings fields to replace for this call, e.g.
+        settings: an object with `.retailer` (generator settings) and a `.<retailer_id>`
+            section with `database_url` per retailer (the tests' and the stack's view).
+        generator: the GeneratorSettings to use (default: `settings.retailer`, else
+            RETAILER_* read from the environment).
+        overrides: generator settings to replace for this call, e.g.
             `{"orders_per_day": 60, "fault_rate": 0.05}`.
-        database_urls: per-retailer database URLs replacing the settings' ones.
+        database_urls: per-retailer database URLs replacing the settings' ones (default:
+            each RETAILERn_DATABASE_URL).
         parallel: seed the retailers concurrently (each has its own database).
     Returns:
         A SeedReport with one DaySeed per retailer and date, and whether master data was
         (re)loaded.
     """
-    if settings is None:
-        from shared.settings import get_settings
-
-        settings = get_settings()
-    common = settings.retailer
+    common = generator or (settings.retailer if settings is not None else GeneratorSettings())
     if overrides:
         unknown = set(overrides) - set(type(common).model_fields)
         if unknown:
@@ -95,7 +96,7 @@ def seed_dates(retailer_ids: Sequence[str], start: dt.date, end: dt.date | None 
     dates = days(start, end or start)
     for d in dates:
         check_day(d)
-    urls = {rid: (database_urls or {}).get(rid) or getattr(settings, rid).database_url
+    urls = {rid: (database_urls or {}).get(rid) or database_url(rid, settings)
             for rid in retailer_ids}
     began = time.perf_counter()
     report = SeedReport()

@@ -1,7 +1,7 @@
 """retailer1 "Northwind Outfitters": API key, offset/limit pages, flat order lines, naive
 UTC timestamps, dollars as JSON numbers."""
 
-from pathlib import Path
+from importlib.resources import files
 
 from retailers.core.spec import RetailerSpec
 from retailers.retailer1.api import routes
@@ -13,7 +13,7 @@ SPEC = RetailerSpec(
     retailer_id="retailer1",
     name="Northwind Outfitters",
     profile=PROFILE,
-    schema_sql=Path(__file__).with_name("schema.sql"),
+    schema_sql=files(__name__) / "schema.sql",
     storage=STORAGE,
     routes=routes,
     authenticate=authenticate,

@@ -1,7 +1,7 @@
 """retailer2 "Maple & Main": HTTP Basic, keyset cursors, nested orders, integer cents,
 New York local timestamps with offsets."""
 
-from pathlib import Path
+from importlib.resources import files
 
 from retailers.core.spec import RetailerSpec
 from retailers.retailer2.api import routes
@@ -13,7 +13,7 @@ SPEC = RetailerSpec(
     retailer_id="retailer2",
     name="Maple & Main",
     profile=PROFILE,
-    schema_sql=Path(__file__).with_name("schema.sql"),
+    schema_sql=files(__name__) / "schema.sql",
     storage=STORAGE,
     routes=routes,
     authenticate=authenticate,

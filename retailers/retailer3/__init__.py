@@ -1,7 +1,7 @@
 """retailer3 "Euromarché": OAuth2 client credentials, page numbers, orders, items and
 events as separate resources, euros as strings, RFC 3339 UTC timestamps."""
 
-from pathlib import Path
+from importlib.resources import files
 
 from retailers.core.spec import RetailerSpec
 from retailers.retailer3.api import routes
@@ -13,7 +13,7 @@ SPEC = RetailerSpec(
     retailer_id="retailer3",
     name="Euromarché",
     profile=PROFILE,
-    schema_sql=Path(__file__).with_name("schema.sql"),
+    schema_sql=files(__name__) / "schema.sql",
     storage=STORAGE,
     routes=routes,
     authenticate=authenticate,

@@ -22,15 +22,16 @@ from services.ingestion.errors import (
     register_error_handlers,
 )
 from services.ingestion.schemas import RunLink, RunsAccepted, RunsRequest
+from services.ingestion.settings import IngestionApiSettings, get_api_settings
 from shared.api_auth import require_pipeline_token
 from shared.db import get_engine
 from shared.logging import configure_logging
-from shared.settings import get_settings, load_settings_or_exit
+from shared.settings import load_settings_or_exit
 
 RunStatus = Literal["queued", "running", "succeeded", "succeeded_with_warnings", "failed",
                     "canceled"]
 
-load_settings_or_exit()
+load_settings_or_exit(IngestionApiSettings)
 configure_logging()
 app = FastAPI(title="Retail pipeline: ingestion", version="1",
               description="Pulls each retailer's day into the S3 lake (bronze, silver, "
@@ -51,7 +52,7 @@ def db_connection() -> Iterator[Connection]:
                      422: {"description": "malformed date, range or retailers"}})
 def post_runs(body: RunsRequest, request: Request) -> Response:
     """Start ingestion runs for one date or a date range (a backfill)."""
-    settings = get_settings()
+    settings = get_api_settings()
     dates = runs.dates_to_run(body.date, body.start, body.end,
                               max_days=settings.ingestion.max_backfill_days)
     submission = runs.submit_runs(dates, body.retailers, requested_by="api")

@@ -18,9 +18,9 @@ from sqlalchemy import text
 
 from services.ingestion import runs
 from services.ingestion.errors import IngestionError
+from services.ingestion.settings import get_runs_settings
 from shared.db import transaction
 from shared.ops import FINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES
-from shared.settings import get_settings
 
 
 def run_dates(date: dt.date | None = None, start: dt.date | None = None,
@@ -43,7 +43,7 @@ def run_dates(date: dt.date | None = None, start: dt.date | None = None,
             reason is printed).
     """
     console = console or Console()
-    s = get_settings()
+    s = get_runs_settings()
     try:
         dates = runs.dates_to_run(date, start, end, max_days=s.ingestion.max_backfill_days)
         submission = runs.submit_runs(dates, retailers, requested_by="cli")

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import redis
 from sqlalchemy import text
 
+from services.ingestion.settings import get_api_settings
 from shared.db import get_engine
 from shared.s3 import make_s3_client
-from shared.settings import get_settings
 
 TIMEOUT_SECONDS = 2.0
 
@@ -21,7 +21,7 @@ def check_postgresql() -> None:
 
 
 def check_redis() -> None:
-    client = redis.Redis.from_url(get_settings().redis_url,
+    client = redis.Redis.from_url(get_api_settings().redis_url,
                                   socket_connect_timeout=TIMEOUT_SECONDS,
                                   socket_timeout=TIMEOUT_SECONDS)
     try:
@@ -31,7 +31,7 @@ def check_redis() -> None:
 
 
 def check_s3() -> None:
-    s = get_settings()
+    s = get_api_settings()
     make_s3_client(s, timeout_seconds=TIMEOUT_SECONDS, max_attempts=1).head_bucket(
         Bucket=s.s3_bucket)
 

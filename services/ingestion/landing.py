@@ -26,8 +26,8 @@ from typing import Any
 import orjson
 
 from services.ingestion.normalize import Batch
+from services.ingestion.settings import IngestionSettings
 from shared.s3 import object_prefix, part_key
-from shared.settings import IngestionSettings
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from services.ingestion.connectors.base import ControlTotals, Page, RetailerClie
 from services.ingestion.landing import PartitionWriter, delete_run_objects
 from services.ingestion.manifest import build_manifest, publish_manifest
 from services.ingestion.prefetch import Prefetcher
+from services.ingestion.settings import IngestionSettings
 from shared.canonical import ENTITIES
-from shared.settings import IngestionSettings
 
 log = logging.getLogger(__name__)
 

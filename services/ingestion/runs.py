@@ -23,10 +23,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from services.ingestion.errors import ActiveRunConflict, InvalidRequest, RunNotFound
+from services.ingestion.settings import IngestionRunsSettings, get_runs_settings
 from shared import ops
 from shared.db import transaction
 from shared.ops import StepRef
-from shared.settings import RETAILER_IDS, Settings, get_settings
+from shared.settings import RETAILER_IDS
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def ingest_refs(run_id: str, run_date: dt.date, retailers: Sequence[str]) -> lis
 
 
 def submit_runs(dates: Sequence[dt.date], retailers: Sequence[str] | None, *,
-                requested_by: str, settings: Settings | None = None,
+                requested_by: str, settings: IngestionRunsSettings | None = None,
                 engine: Engine | None = None) -> Submission:
     """Create a run per date and queue the ingest steps (a backfill: the first N dates).
 
@@ -100,7 +101,7 @@ def submit_runs(dates: Sequence[dt.date], retailers: Sequence[str] | None, *,
         ActiveRunConflict: one of the dates already has an active run (its id attached).
         InvalidRequest: unknown retailers.
     """
-    s = settings or get_settings()
+    s = settings or get_runs_settings()
     chosen = retailers_to_run(retailers)
     backfill_id = str(uuid.uuid4()) if len(dates) > 1 else None
     with transaction(engine) as conn:
@@ -139,7 +140,7 @@ def start_next_backfill_runs(conn: Connection, parallelism: int | None = None) -
     Returns:
         The ingest steps to send.
     """
-    limit = parallelism or get_settings().ingestion.backfill_parallelism
+    limit = parallelism or get_runs_settings().ingestion.backfill_parallelism
     waiting = conn.execute(text(
         "select distinct backfill_id from ops.run "
         "where backfill_id is not null and status = 'queued'")).scalars().all()

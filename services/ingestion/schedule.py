@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from celery.schedules import crontab
 
+from services.ingestion.settings import IngestionBeatSettings
 from shared.celery_app import celery_app
 from shared.settings import load_settings_or_exit
 
@@ -15,7 +16,7 @@ __all__ = ["beat_schedule", "celery_app"]
 
 
 def beat_schedule() -> dict[str, dict]:
-    s = load_settings_or_exit()
+    s = load_settings_or_exit(IngestionBeatSettings)
     return {
         "run-yesterday": {
             "task": "ingestion.run_yesterday",

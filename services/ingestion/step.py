@@ -17,12 +17,12 @@ from sqlalchemy import Engine
 from services.ingestion.connectors import RetailerError, make_client
 from services.ingestion.manifest import record_manifest, step_counts
 from services.ingestion.partition import land_partition
+from services.ingestion.settings import IngestionWorkerSettings, get_worker_settings
 from shared import ops
 from shared.db import transaction
 from shared.logging import bind
 from shared.ops import StepRef
 from shared.s3 import get_s3
-from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ class Outcome(StrEnum):
 class Heartbeat:
     """Progress callback: writes progress and extends the lease, at most every `interval`."""
 
-    def __init__(self, ref: StepRef, settings: Settings, engine: Engine | None) -> None:
+    def __init__(self, ref: StepRef, settings: IngestionWorkerSettings,
+                 engine: Engine | None) -> None:
         self.ref, self.engine = ref, engine
         self.interval = settings.ingestion.heartbeat_seconds
         self.lease = settings.step_lease_seconds
@@ -56,7 +57,8 @@ class Heartbeat:
             log.warning("could not record progress", exc_info=True)
 
 
-def ingest_step(ref: StepRef, *, task_id: str | None = None, settings: Settings | None = None,
+def ingest_step(ref: StepRef, *, task_id: str | None = None,
+                settings: IngestionWorkerSettings | None = None,
                 engine: Engine | None = None, s3=None) -> Outcome:
     """Run one ingest step: claim it, land the partition, record the result, hand over.
 
@@ -67,7 +69,7 @@ def ingest_step(ref: StepRef, *, task_id: str | None = None, settings: Settings 
     Returns:
         What happened; RETRY asks the caller (the task) to retry with backoff.
     """
-    s = settings or get_settings()
+    s = settings or get_worker_settings()
     with bind(run_id=ref.run_id, retailer_id=ref.retailer_id,
               run_date=ref.run_date.isoformat()):
         with transaction(engine) as conn:

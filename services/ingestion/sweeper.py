@@ -11,18 +11,18 @@ import logging
 
 from shared import ops
 from shared.db import transaction
-from shared.settings import Settings, get_settings
+from shared.settings import StepSettings, current
 
 log = logging.getLogger(__name__)
 
 
-def sweep_once(settings: Settings | None = None, celery_app=None) -> list[ops.StepRef]:
+def sweep_once(settings: StepSettings | None = None, celery_app=None) -> list[ops.StepRef]:
     """One pass. A step queued longer than a lease counts as lost.
 
     Returns:
         The steps re-sent (including quality steps of runs that can now get a verdict).
     """
-    s = settings or get_settings()
+    s = settings or current(StepSettings)
     with transaction() as conn:
         refs = ops.sweep(conn, stale_queued_seconds=s.step_lease_seconds)
     ops.send_steps(refs, celery_app)

@@ -10,19 +10,24 @@ import datetime as dt
 import random
 
 from services.ingestion import runs, sweeper
+from services.ingestion.settings import IngestionWorkerSettings, get_worker_settings
 from services.ingestion.step import Outcome, ingest_step
 from shared.celery_app import celery_app
 from shared.ops import StepRef
-from shared.settings import get_settings
+from shared.settings import load_settings_or_exit
 
 __all__ = ["advance_backfills", "celery_app", "ingest_partition", "run_yesterday",
            "sweep"]
+
+# A worker without its own variables (a retailer's credentials, ...) stops here, naming them.
+settings = load_settings_or_exit(IngestionWorkerSettings)
+celery_app.conf.worker_concurrency = settings.ingestion.worker_concurrency
 
 
 def retry_countdown(retries: int) -> float:
     """Seconds before attempt `retries + 2`: doubling from the configured first delay, with
     jitter, capped at ten minutes."""
-    base = get_settings().ingestion.task_retry_delay_seconds
+    base = get_worker_settings().ingestion.task_retry_delay_seconds
     delay = min(600.0, base * 2 ** retries)
     return delay / 2 + random.uniform(0, delay / 2)
 

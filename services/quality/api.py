@@ -11,11 +11,11 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import StrEnum
-from pathlib import Path
+from importlib.resources import files
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Query
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
@@ -25,16 +25,18 @@ from services.quality.checks import REGISTRY
 from services.quality.deps import clock, connection, settings
 from services.quality.errors import NotFound, register_error_handlers
 from services.quality.judge import validate_recheck
+from services.quality.settings import QualityApiSettings, QualityWorkerSettings
 from services.quality.store import sync_definitions
 from shared.api_auth import require_pipeline_token
 from shared.celery_app import celery_app
 from shared.db import get_engine, transaction
 from shared.logging import configure_logging
 from shared.ops import RUN_WIDE
-from shared.settings import RETAILER_IDS, Settings, load_settings_or_exit
+from shared.settings import RETAILER_IDS, load_settings_or_exit
 
 log = logging.getLogger(__name__)
-STATIC_DIR = Path(__file__).parent / "static"
+# Package data, so the page ships in the wheel and is found wherever it is installed.
+STATIC = files("services.quality") / "static"
 
 # Retailer ids as an enum so a typo is a 422 naming the allowed values, not an empty list.
 RetailerId = StrEnum("RetailerId", {r: r for r in RETAILER_IDS})  # type: ignore[misc]
@@ -43,9 +45,12 @@ ResultRetailer = StrEnum("ResultRetailer", {**{r: r for r in RETAILER_IDS},  # t
 StatusName = Literal["pass", "warn", "fail", "error"]
 
 
+# An API without its own variables (the bearer token, ...) stops here, naming them.
+load_settings_or_exit(QualityApiSettings)
+
+
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    load_settings_or_exit()
     configure_logging()
     try:  # definitions are also synced by every verdict; a database still starting is fine
         with transaction() as conn:
@@ -57,7 +62,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="Retail pipeline - quality", version="1.0", lifespan=lifespan)
 register_error_handlers(app)
-app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+app.mount("/static", StaticFiles(packages=[("services.quality", "static")]), name="static")
 
 
 class CheckRunRequest(BaseModel):
@@ -67,9 +72,10 @@ class CheckRunRequest(BaseModel):
 
 
 @app.get("/", include_in_schema=False)
-def page() -> FileResponse:
+def page() -> HTMLResponse:
     """The quality page."""
-    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+    return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"),
+                        headers={"Cache-Control": "no-cache"})
 
 
 @app.get("/livez")
@@ -79,7 +85,7 @@ def livez() -> dict[str, str]:
 
 
 @app.get("/readyz")
-def readyz(s: Settings = Depends(settings)) -> JSONResponse:
+def readyz(s: QualityWorkerSettings = Depends(settings)) -> JSONResponse:
     """Readiness: PostgreSQL and Redis answer (503 otherwise)."""
     deps = health.dependencies(get_engine(), s)
     ready = all(state == "ok" for state in deps.values())
@@ -88,7 +94,7 @@ def readyz(s: Settings = Depends(settings)) -> JSONResponse:
 
 
 @app.get("/health")
-def get_health(s: Settings = Depends(settings),
+def get_health(s: QualityWorkerSettings = Depends(settings),
                now: dt.datetime = Depends(clock)) -> JSONResponse:
     """Health and latest verdict per retailer; 503 when failed, overdue or a dependency is down."""
     deps = health.dependencies(get_engine(), s)
@@ -147,6 +153,6 @@ def run_checks(body: CheckRunRequest, conn: Connection = Depends(connection)) ->
 
 @app.get("/api/dashboard")
 def dashboard(conn: Connection = Depends(connection),
-              s: Settings = Depends(settings)) -> dict[str, Any]:
+              s: QualityWorkerSettings = Depends(settings)) -> dict[str, Any]:
     """What the page draws: latest runs, the check grid and 30-day series per retailer."""
     return queries.dashboard(conn, s.quality)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from shared.settings import QualitySettings
+from services.quality.settings import QualitySettings
 
 COMPLETE_STATUSES = ("succeeded", "succeeded_with_warnings")
 

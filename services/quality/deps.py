@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 from sqlalchemy.engine import Connection
 
+from services.quality.settings import QualityWorkerSettings, get_settings
 from shared.db import get_engine
-from shared.settings import Settings, get_settings
 
 
-def settings() -> Settings:
+def settings() -> QualityWorkerSettings:
     return get_settings()
 
 

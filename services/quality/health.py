@@ -20,13 +20,14 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from services.quality.deadlines import expectation
+from services.quality.settings import QualityWorkerSettings
 from services.quality.verdict import stored_verdict
-from shared.settings import RETAILER_IDS, Settings
+from shared.settings import RETAILER_IDS
 
 OVERDUE_SHOWN = 50  # a pipeline down for months would otherwise list thousands
 
 
-def dependencies(engine: Engine, settings: Settings) -> dict[str, str]:
+def dependencies(engine: Engine, settings: QualityWorkerSettings) -> dict[str, str]:
     """"ok" or the error, for PostgreSQL and Redis."""
     status: dict[str, str] = {}
     try:
@@ -76,7 +77,7 @@ def latest_verdicts(conn: Connection) -> list[dict[str, Any]]:
     return verdicts
 
 
-def report(conn: Connection | None, deps: dict[str, str], settings: Settings,
+def report(conn: Connection | None, deps: dict[str, str], settings: QualityWorkerSettings,
            now: dt.datetime) -> dict[str, Any]:
     """The /health body; `healthy` says whether the route answers 200."""
     problems = [f"{name}: {state}" for name, state in deps.items() if state != "ok"]

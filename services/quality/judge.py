@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from services.quality.checks import REGISTRY, CheckRegistry
 from services.quality.errors import Conflict, InvalidRequest, NotFound
 from services.quality.runner import evaluate_every_check
+from services.quality.settings import get_settings
 from services.quality.store import store_results, sync_definitions
 from services.quality.verdict import Verdict, stored_verdict, tally
 from shared.db import get_engine, transaction
@@ -31,7 +32,6 @@ from shared.ops import (
     fail_step,
     finish_run,
 )
-from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from services.quality.checks import REGISTRY
+from services.quality.settings import QualitySettings
 from shared.ops import RUN_WIDE
-from shared.settings import RETAILER_IDS, QualitySettings
+from shared.settings import RETAILER_IDS
 
 RESULT_COLUMNS = """
     c.result_id, c.run_id, c.run_date, c.retailer_id, c.check_name, d.kind, c.severity,

@@ -28,8 +28,8 @@ from services.quality.checks.base import (
     Severity,
     Status,
 )
+from services.quality.settings import QualitySettings
 from shared.ops import RUN_WIDE
-from shared.settings import QualitySettings
 
 log = logging.getLogger(__name__)
 

@@ -12,14 +12,18 @@ from typing import Any
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from services.quality.judge import judge_run, recheck_date, record_failure
+from services.quality.settings import QualityWorkerSettings
 from shared.celery_app import celery_app
-from shared.settings import get_settings
+from shared.settings import load_settings_or_exit
 
 log = logging.getLogger(__name__)
 
 # A database that went away is worth another attempt; anything else would fail again.
 RETRYABLE = (OperationalError, InterfaceError)
-MAX_RETRIES = get_settings().step_max_attempts
+# A worker without its own variables stops here, naming them.
+settings = load_settings_or_exit(QualityWorkerSettings)
+celery_app.conf.worker_concurrency = settings.quality.worker_concurrency
+MAX_RETRIES = settings.step_max_attempts
 
 
 class StepGaveUp(Exception):

@@ -14,12 +14,13 @@ from sqlalchemy import text
 
 from services.transformation.errors import NotReady, register_error_handlers
 from services.transformation.replay import replay_date
+from services.transformation.settings import TransformationApiSettings
 from shared.api_auth import require_pipeline_token
 from shared.db import get_engine
 from shared.logging import configure_logging
 from shared.settings import load_settings_or_exit
 
-load_settings_or_exit()
+load_settings_or_exit(TransformationApiSettings)
 configure_logging()
 app = FastAPI(title="Retail pipeline: transformation", version="1",
               description="Loads the lake's silver objects into the star schema and marts; "

@@ -10,9 +10,9 @@ from rich.console import Console
 from sqlalchemy import text
 
 from services.transformation.replay import replay_date
+from services.transformation.settings import get_replay_settings
 from shared.db import get_engine
 from shared.ops import FINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES
-from shared.settings import get_settings
 
 console = Console()
 
@@ -33,7 +33,7 @@ def replay(date: dt.date | str, retailers: Sequence[str] | None = None,
     console.print(f"replay run [bold]{run_id}[/bold] queued for {date}")
     if not wait:
         return "queued"
-    return follow(run_id, timeout=get_settings().transformation.replay_wait_seconds)
+    return follow(run_id, timeout=get_replay_settings().transformation.replay_wait_seconds)
 
 
 def follow(run_id: str, *, timeout: float, interval: float = 1.0) -> str:

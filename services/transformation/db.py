@@ -14,8 +14,8 @@ import psycopg
 from sqlalchemy import Engine, make_url
 from sqlalchemy.engine import Connection
 
+from services.transformation.settings import get_settings
 from shared.db import make_engine, process_name
-from shared.settings import get_settings
 
 
 def psycopg3_url(url: str) -> str:

@@ -30,12 +30,12 @@ from services.transformation.orders import load_orders
 from services.transformation.rejected import load_rejected
 from services.transformation.sales import load_sales
 from services.transformation.scd2 import load_customers, load_products
+from services.transformation.settings import TransformationWorkerSettings, get_settings
 from services.transformation.staging import PartitionCorrupt, stage_partition
 from services.transformation.statistics import refresh_statistics
 from shared import ops
 from shared.logging import bind
 from shared.s3 import get_s3
-from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def as_date(value: dt.date | str) -> dt.date:
 
 def load_partition(run_id: str, retailer_id: str, run_date: dt.date | str, *,
                    engine: Engine | None = None, s3: Any = None,
-                   settings: Settings | None = None, task_id: str | None = None,
+                   settings: TransformationWorkerSettings | None = None, task_id: str | None = None,
                    send: bool = True) -> LoadResult | None:
     """Load one partition into the warehouse and refresh its marts.
 
@@ -112,7 +112,8 @@ def load_partition(run_id: str, retailer_id: str, run_date: dt.date | str, *,
         return result
 
 
-def _load(engine: Engine, ref: ops.StepRef, s3: Any, settings: Settings) -> dict[str, Any]:
+def _load(engine: Engine, ref: ops.StepRef, s3: Any,
+          settings: TransformationWorkerSettings) -> dict[str, Any]:
     conf = settings.transformation
     started = time.perf_counter()
     progress = _Progress(engine, ref, settings.step_lease_seconds)

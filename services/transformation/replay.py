@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 
 from services.transformation.manifest import retailers_with_manifest
+from services.transformation.settings import get_replay_settings
 from shared import ops
 from shared.db import get_engine
-from shared.settings import get_settings
 
 
 class NoStoredPartition(Exception):
@@ -50,7 +50,7 @@ def replay_date(run_date: dt.date | str, retailers: Sequence[str] | None = None,
         if not wanted or missing:
             raise NoStoredPartition(day, missing)
         run_id = ops.create_run(conn, day, wanted, kind="replay", requested_by=requested_by,
-                                max_attempts=get_settings().step_max_attempts)
+                                max_attempts=get_replay_settings().step_max_attempts)
         steps = [ops.StepRef(run_id, "transform", r, day) for r in wanted]
         ops.mark_queued(conn, steps)
     if send:

@@ -12,10 +12,15 @@ from typing import Any
 from services.transformation.load import LoadFailed
 from services.transformation.load import load_partition as load_partition_step
 from services.transformation.replay import replay_date as replay
+from services.transformation.settings import TransformationWorkerSettings, get_settings
 from shared.celery_app import celery_app
-from shared.settings import get_settings
+from shared.settings import load_settings_or_exit
 
 __all__ = ["celery_app", "load_partition", "replay_date"]
+
+# A worker without its own variables stops here, naming them.
+settings = load_settings_or_exit(TransformationWorkerSettings)
+celery_app.conf.worker_concurrency = settings.transformation.worker_concurrency
 
 
 def retry_countdown(retries: int) -> float:

@@ -140,12 +140,14 @@ def test_get_run_reports_failures_and_unknown_ids(ingestion_api, engine):
     assert ingestion_api.get("/runs/not-a-uuid").status_code == 422
 
 
-def test_livez_and_readyz(ingestion_api, settings, monkeypatch):
+def test_livez_and_readyz(ingestion_api, monkeypatch):
+    from services.ingestion.settings import get_api_settings
+
     assert ingestion_api.get("/livez").json() == {"status": "ok"}
     ready = ingestion_api.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"postgresql": "ok", "redis": "ok", "s3": "ok"}
-    monkeypatch.setattr(settings, "redis_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(get_api_settings(), "redis_url", "redis://127.0.0.1:1/0")
     down = ingestion_api.get("/readyz")
     assert down.status_code == 503
     assert down.json()["error"] == "not_ready" and "redis" in down.json()["detail"]

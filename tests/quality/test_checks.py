@@ -11,7 +11,8 @@ from sqlalchemy import text
 from services.quality.checks import REGISTRY, CheckRegistry, Scope, Severity, SqlCheck, Status
 from services.quality.deadlines import deadline
 from services.quality.runner import CheckResult, evaluate_retailers, evaluate_run
-from shared.settings import RETAILER_IDS, get_settings
+from services.quality.settings import get_settings
+from shared.settings import RETAILER_IDS
 from tests.quality.seed import SeededRun, seed_history, seed_run
 
 R = "retailer2"  # the retailer each fault is seeded into (key 2, USD)

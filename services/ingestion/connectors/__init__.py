@@ -15,23 +15,23 @@ from services.ingestion.connectors.base import (
 from services.ingestion.connectors.retailer1 import Retailer1Client
 from services.ingestion.connectors.retailer2 import Retailer2Client
 from services.ingestion.connectors.retailer3 import Retailer3Client
-from shared.settings import Settings, get_settings
+from services.ingestion.settings import IngestionWorkerSettings, get_worker_settings
 
 CLIENTS: dict[str, type[RetailerClient]] = {
     cls.retailer_id: cls for cls in (Retailer1Client, Retailer2Client, Retailer3Client)
 }
 
 
-def make_client(retailer_id: str, settings: Settings | None = None,
+def make_client(retailer_id: str, settings: IngestionWorkerSettings | None = None,
                 **kwargs: Any) -> RetailerClient:
     """The client of `retailer_id`, configured from its settings section.
 
     Args:
         retailer_id: `retailer1`, `retailer2` or `retailer3`.
-        settings: defaults to the process settings.
+        settings: the worker's settings (default: the process's).
         kwargs: passed to the client (`transport=` for tests).
     """
-    s = settings or get_settings()
+    s = settings or get_worker_settings()
     try:
         cls = CLIENTS[retailer_id]
     except KeyError:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 import orjson
 
-from shared.settings import IngestionSettings
+from services.ingestion.settings import IngestionSettings
 
 if TYPE_CHECKING:
     from services.ingestion.normalize import Normalizer

@@ -20,9 +20,9 @@ from services.ingestion.normalize import (
     as_invalid,
     readable_money,
 )
+from services.ingestion.settings import IngestionSettings, Retailer1Settings
 from shared import canonical as c
 from shared.canonical import InvalidRecord, RejectReason
-from shared.settings import IngestionSettings, Retailer1Settings
 
 RETAILER_ID = "retailer1"
 CURRENCY = "USD"

@@ -13,9 +13,9 @@ from typing import Any
 
 from services.ingestion.connectors.base import ControlTotals, Page, RetailerClient
 from services.ingestion.normalize import Handler, Normalizer, Record
+from services.ingestion.settings import IngestionSettings, Retailer2Settings
 from shared import canonical as c
 from shared.canonical import InvalidRecord, RejectReason
-from shared.settings import IngestionSettings, Retailer2Settings
 
 RETAILER_ID = "retailer2"
 CURRENCY = "USD"

@@ -18,9 +18,9 @@ import numpy as np
 
 from services.ingestion.connectors.base import ControlTotals, Page, RetailerClient
 from services.ingestion.normalize import Handler, Normalizer, Record, readable_money
+from services.ingestion.settings import IngestionSettings, Retailer3Settings
 from shared import canonical as c
 from shared.canonical import InvalidRecord, RejectReason
-from shared.settings import IngestionSettings, Retailer3Settings
 
 RETAILER_ID = "retailer3"
 CURRENCY = "EUR"

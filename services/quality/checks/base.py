@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from shared.settings import QualitySettings
+from services.quality.settings import QualitySettings
 
 Number = Decimal | int | float
 

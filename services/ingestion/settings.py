@@ -1,0 +1,154 @@
+"""Settings of the ingestion service's processes: the API, the worker and beat.
+
+    IngestionApiSettings     POST /runs, GET /runs: warehouse, queue, S3 (readiness), token
+    IngestionWorkerSettings  fetch and land partitions: also each retailer's URL and credentials
+    IngestionBeatSettings    the schedule: only the broker and the times
+
+Only the worker knows the retailers' credentials; the API and beat never see them.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings
+
+from shared.settings import (
+    ApiTokenSettings,
+    BrokerSettings,
+    LoggingSettings,
+    PipelineSettings,
+    S3Settings,
+    current,
+    env_config,
+    reject_placeholder,
+)
+
+
+class IngestionRunOptions(BaseSettings):
+    """How runs are asked for and started (the API, the worker's backfill slots, the CLI)."""
+
+    model_config = env_config("INGESTION_")
+    max_backfill_days: int = Field(31, ge=1)
+    backfill_parallelism: int = Field(2, ge=1)
+
+
+class IngestionApiOptions(IngestionRunOptions):
+    """The API's address."""
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+
+
+class IngestionSettings(IngestionRunOptions):
+    """How the worker fetches a retailer's day and lands it (INGESTION_*)."""
+
+    # Records per page asked of a retailer: their maximum, so a day is few round trips.
+    page_size: int = Field(5000, ge=1, le=5000)
+    http_timeout_seconds: float = 30.0
+    retry_budget_seconds: float = 120.0
+    retry_max_attempts: int = 8
+    retry_base_delay_seconds: float = 0.2
+    retry_max_delay_seconds: float = 10.0
+    token_refresh_margin_seconds: float = 30.0
+    gzip_level: int = Field(1, ge=0, le=9)
+    part_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    # S3 multipart chunk: an object is uploaded in chunks of this size while it is written
+    # (S3's minimum part size is 5 MiB), so a writer never holds more than one chunk.
+    upload_chunk_bytes: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024)
+    # Pages fetched ahead while the previous one is normalized and written.
+    prefetch_pages: int = Field(2, ge=0, le=16)
+    # Progress (and the step's lease) is written at most this often.
+    heartbeat_seconds: float = Field(2.0, gt=0)
+    # First delay of the Celery retry of a failed attempt (doubled each attempt, jittered).
+    task_retry_delay_seconds: float = Field(5.0, ge=0)
+    worker_concurrency: int = 3
+
+
+# --- how the worker reaches each retailer (their URL and the credentials they gave us) -----
+
+class Retailer1Settings(BaseSettings):
+    """retailer1: API key auth, offset pagination."""
+
+    model_config = env_config("RETAILER1_")
+    url: str = "http://127.0.0.1:5001"
+    api_key: SecretStr
+
+    _check = field_validator("api_key")(lambda v: reject_placeholder(v, "RETAILER1_API_KEY"))
+
+
+class Retailer2Settings(BaseSettings):
+    """retailer2: HTTP Basic auth, cursor pagination."""
+
+    model_config = env_config("RETAILER2_")
+    url: str = "http://127.0.0.1:5002"
+    username: str = "pipeline"
+    password: SecretStr
+
+    _check = field_validator("password")(lambda v: reject_placeholder(v, "RETAILER2_PASSWORD"))
+
+
+class Retailer3Settings(BaseSettings):
+    """retailer3: OAuth2 client credentials, page-number pagination."""
+
+    model_config = env_config("RETAILER3_")
+    url: str = "http://127.0.0.1:5003"
+    client_id: str = "pipeline"
+    client_secret: SecretStr
+
+    _check = field_validator("client_secret")(
+        lambda v: reject_placeholder(v, "RETAILER3_CLIENT_SECRET"))
+
+
+# --- the processes ----------------------------------------------------------------------------
+
+class IngestionRunsSettings(PipelineSettings):
+    """What starting and advancing runs needs (`runs.py`), whichever process does it."""
+
+    model_config = env_config()
+    ingestion: IngestionRunOptions = Field(default_factory=IngestionRunOptions)
+
+
+class IngestionApiSettings(IngestionRunsSettings, S3Settings, ApiTokenSettings):
+    """The ingestion API process (`uvicorn services.ingestion.api:app`)."""
+
+    model_config = env_config()
+    ingestion: IngestionApiOptions = Field(default_factory=IngestionApiOptions)
+
+
+class IngestionWorkerSettings(IngestionRunsSettings, S3Settings):
+    """The ingestion worker (`celery -A services.ingestion.tasks worker -Q ingestion`)."""
+
+    model_config = env_config()
+    ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    retailer1: Retailer1Settings = Field(default_factory=Retailer1Settings)
+    retailer2: Retailer2Settings = Field(default_factory=Retailer2Settings)
+    retailer3: Retailer3Settings = Field(default_factory=Retailer3Settings)
+
+
+class IngestionBeatSettings(LoggingSettings, BrokerSettings):
+    """Celery beat (`celery -A services.ingestion.schedule beat`): it only sends task names."""
+
+    model_config = env_config()
+    schedule_hour_utc: int = Field(2, ge=0, le=23)
+    schedule_minute: int = Field(0, ge=0, le=59)
+    sweeper_interval_seconds: int = 60
+
+
+def get_api_settings() -> IngestionApiSettings:
+    """The API process's settings (built once)."""
+    return current(IngestionApiSettings)
+
+
+def get_worker_settings() -> IngestionWorkerSettings:
+    """The worker process's settings (built once)."""
+    return current(IngestionWorkerSettings)
+
+
+def get_runs_settings() -> IngestionRunsSettings:
+    """What `runs.py` needs, from whichever process runs it (API, worker or `retail run`)."""
+    return current(IngestionRunsSettings)
+
+
+def get_beat_settings() -> IngestionBeatSettings:
+    """Beat's settings (built once)."""
+    return current(IngestionBeatSettings)
