@@ -81,7 +81,7 @@ EXPOSE 8001
 # /readyz answers only when PostgreSQL, Redis and S3 answer this process.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
   CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ['INGESTION_PORT'], timeout=4)"
-CMD ["sh", "-c", "exec uvicorn services.ingestion.api:app --host \"$INGESTION_HOST\" --port \"$INGESTION_PORT\" --no-access-log"]
+CMD ["sh", "-c", "exec uvicorn services.ingestion.api:create_app --factory --host \"$INGESTION_HOST\" --port \"$INGESTION_PORT\" --no-access-log"]
 
 # Celery beat. Its healthcheck reads when the scheduler last sent a task: every 10 s while it
 # lives (the backfill slots), so an entry older than a minute means the schedule stopped.
@@ -106,7 +106,7 @@ EXPOSE 8002
 # /readyz: the warehouse (with its marts installed) and the broker answer.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
   CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ['TRANSFORMATION_PORT'], timeout=4)"
-CMD ["sh", "-c", "exec uvicorn services.transformation.api:app --host \"$TRANSFORMATION_HOST\" --port \"$TRANSFORMATION_PORT\" --no-access-log"]
+CMD ["sh", "-c", "exec uvicorn services.transformation.api:create_app --factory --host \"$TRANSFORMATION_HOST\" --port \"$TRANSFORMATION_PORT\" --no-access-log"]
 
 # The quality API and page (this command) and workers
 # (`celery -A services.quality.tasks:celery_app worker -Q quality`).
@@ -119,7 +119,7 @@ EXPOSE 8003
 # /readyz: PostgreSQL and Redis answer (/health would turn 503 on a failed verdict).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
   CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ['QUALITY_PORT'], timeout=4)"
-CMD ["sh", "-c", "exec uvicorn services.quality.api:app --host \"$QUALITY_HOST\" --port \"$QUALITY_PORT\" --no-access-log"]
+CMD ["sh", "-c", "exec uvicorn services.quality.api:create_app --factory --host \"$QUALITY_HOST\" --port \"$QUALITY_PORT\" --no-access-log"]
 
 # The one-shot setup: build (or bring up to date) the warehouse from the SQL in the wheel.
 FROM python AS setup

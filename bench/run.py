@@ -43,6 +43,7 @@ import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from services.ingestion.settings import IngestionApiOptions  # noqa: E402
+from shared.run_models import parse_run_status  # noqa: E402
 from suite.settings import SuiteView  # noqa: E402
 
 
@@ -99,8 +100,9 @@ def run_once(lines: int) -> dict:
         resp.raise_for_status()
         run_id = resp.json()["runs"][0]["run_id"]
         while True:
-            status = httpx.get(f"http://127.0.0.1:{IngestionApiOptions().port}/runs/{run_id}",
-                               timeout=30).json()["status"]
+            status = parse_run_status(httpx.get(
+                f"http://127.0.0.1:{IngestionApiOptions().port}/runs/{run_id}",
+                timeout=30).json()).status
             if status not in ("queued", "running"):
                 break
             time.sleep(0.25)

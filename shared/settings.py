@@ -10,7 +10,7 @@ concerns below, each reading its own variables:
     BrokerSettings    REDIS_URL, TASK_VISIBILITY_TIMEOUT_SECONDS
     StepSettings      STEP_LEASE_SECONDS, STEP_MAX_ATTEMPTS
     S3Settings        S3_ENDPOINT_URL, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
-    ApiTokenSettings  PIPELINE_API_TOKEN (the write endpoints of the APIs)
+    ApiTokenSettings  PIPELINE_API_TOKEN, API_MAX_BODY_BYTES (the HTTP APIs)
 
 A process calls `load_settings_or_exit(TheClass)` at start: it builds the class (exiting with
 the missing variables named when it cannot) and makes it *the process's settings*. The shared
@@ -106,10 +106,14 @@ class S3Settings(BaseSettings):
 
 
 class ApiTokenSettings(BaseSettings):
-    """The bearer token of the APIs' write endpoints (POST /runs, /replays, /checks/run)."""
+    """What the HTTP APIs share: the bearer token of their write endpoints (POST /runs,
+    /replays, /checks/run) and the largest request body they read."""
 
     model_config = env_config()
     pipeline_api_token: SecretStr
+    # A longer body is a 413 before it is read whole. The bodies are a date and a few
+    # retailer ids: 64 KiB leaves room to spare.
+    api_max_body_bytes: int = Field(64 * 1024, ge=1024)
 
     _check_token = field_validator("pipeline_api_token")(
         lambda v: reject_placeholder(v, "PIPELINE_API_TOKEN"))

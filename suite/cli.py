@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.api_types import parse_day
 from shared.settings import load_settings_or_exit
 from suite.settings import DbInitSettings, OperatorSettings, load_stack_or_exit
 
@@ -21,10 +22,10 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 def _date(value: str | None) -> dt.date | None:
     if value is None:
         return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    try:  # the APIs' one reading of a day: YYYY-MM-DD exactly (not 20240115)
+        return parse_day(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _retailers(value: str | None) -> list[str] | None:

@@ -80,8 +80,9 @@ def services(s: StackSettings) -> list[Service]:
     for name, port, page in apis:
         out.append(Service(
             f"{name}-api", f"services.{name}.api",
-            ("uvicorn", f"services.{name}.api:app", "--host", "127.0.0.1", "--port", str(port),
-             "--no-access-log"),
+            # --factory: the app (and its settings) is built when the process starts
+            ("uvicorn", f"services.{name}.api:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--no-access-log"),
             port=port, health_path="/livez", url=f"http://127.0.0.1:{port}{page}"))
     out += [
         Service("ingestion-worker", "services.ingestion.tasks",

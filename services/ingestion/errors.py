@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from shared.api_errors import (
-    Conflict,
-    InvalidRequest,
-    NotFound,
-    NotReady,
-    ServiceError,
-    Unauthorized,
-    json_response,
-    register_error_handlers,
-)
+from shared.api_errors import ActiveRunConflict, InvalidRequest, NotFound, ServiceError
 
-__all__ = ["ActiveRunConflict", "IngestionError", "InvalidRequest", "NotReady", "RunNotFound",
-           "Unauthorized", "json_response", "register_error_handlers"]
+__all__ = ["ActiveRunConflict", "IngestionError", "InvalidRequest", "RunNotFound"]
 
 IngestionError = ServiceError
 
 
 class RunNotFound(NotFound):
     """No run has that id."""
-
-
-class ActiveRunConflict(Conflict):
-    """The date already has an active run; `run_id` names it."""
-
-    error = "active_run_exists"

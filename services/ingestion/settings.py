@@ -109,7 +109,7 @@ class IngestionRunsSettings(PipelineSettings):
 
 
 class IngestionApiSettings(IngestionRunsSettings, S3Settings, ApiTokenSettings):
-    """The ingestion API process (`uvicorn services.ingestion.api:app`)."""
+    """The ingestion API process (`uvicorn services.ingestion.api:create_app --factory`)."""
 
     model_config = env_config()
     ingestion: IngestionApiOptions = Field(default_factory=IngestionApiOptions)

@@ -1,6 +1,7 @@
-"""The quality service's HTTP API and page (routes only; the logic lives beside it).
+"""The quality service's HTTP API and page. Routes only; the logic lives beside it, the
+skeleton (probes, errors, limits) in `shared.api_app`.
 
-Run: `uvicorn services.quality.api:app --port 8003`.
+Serve: `uvicorn services.quality.api:create_app --factory --port 8003`.
 """
 
 from __future__ import annotations
@@ -8,151 +9,162 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from enum import StrEnum
-from importlib.resources import files
-from typing import Any, Literal
+from pathlib import Path
+from typing import Annotated
 
-from fastapi import Depends, FastAPI, Query
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
-from sqlalchemy.engine import Connection
+from fastapi import Depends, Query
+from fastapi.responses import FileResponse, JSONResponse
 
 from services.quality import health, queries
 from services.quality.checks import REGISTRY
-from services.quality.deps import clock, connection, settings
-from services.quality.errors import NotFound, register_error_handlers
+from services.quality.errors import NotFound
 from services.quality.judge import validate_recheck
-from services.quality.settings import QualityApiSettings, QualityWorkerSettings
+from services.quality.schemas import (
+    CheckList,
+    CheckRunAccepted,
+    CheckRunRequest,
+    Dashboard,
+    HealthReport,
+    ResultDetail,
+    ResultList,
+    StatusName,
+)
+from services.quality.settings import QualityApiSettings
 from services.quality.store import sync_definitions
-from shared.api_auth import require_pipeline_token
-from shared.celery_app import celery_app
+from shared import api_app
+from shared.api_app import ConnectionDep, ServiceApi, app_settings, service_router
+from shared.api_auth import RequireToken
+from shared.api_errors import error_responses
+from shared.api_types import NAME_PATTERN, Day
 from shared.db import get_engine, transaction
-from shared.logging import configure_logging
 from shared.ops import RUN_WIDE
-from shared.settings import RETAILER_IDS, load_settings_or_exit
+from shared.readiness import readiness
+from shared.settings import RETAILER_IDS
 
 log = logging.getLogger(__name__)
-# Package data, so the page ships in the wheel and is found wherever it is installed.
-STATIC = files("services.quality") / "static"
+STATIC_DIR = Path(__file__).parent / "static"
+DEPENDS_ON = ("postgresql", "redis")
 
-# Retailer ids as an enum so a typo is a 422 naming the allowed values, not an empty list.
-RetailerId = StrEnum("RetailerId", {r: r for r in RETAILER_IDS})  # type: ignore[misc]
+# The page loads only its own script, styles and JSON: no inline code, nothing from
+# elsewhere, never framed.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+# Retailer ids and "*" (run-wide) as an enum, so a typo is a 422 naming the allowed values.
 ResultRetailer = StrEnum("ResultRetailer", {**{r: r for r in RETAILER_IDS},  # type: ignore[misc]
                                             "run_wide": RUN_WIDE})
-StatusName = Literal["pass", "warn", "fail", "error"]
 
 
-# An API without its own variables (the bearer token, ...) stops here, naming them.
-load_settings_or_exit(QualityApiSettings)
+def clock() -> dt.datetime:
+    """Now, in UTC (a dependency so tests can move time)."""
+    return dt.datetime.now(dt.UTC)
 
 
-@asynccontextmanager
-async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    configure_logging()
-    try:  # definitions are also synced by every verdict; a database still starting is fine
-        with transaction() as conn:
-            sync_definitions(conn, REGISTRY)
-    except Exception as exc:  # noqa: BLE001
-        log.warning("could not sync check definitions at startup: %s", exc)
-    yield
+Now = Annotated[dt.datetime, Depends(clock)]
+router = service_router()
+SettingsDep = Annotated[QualityApiSettings, Depends(app_settings)]
 
 
-app = FastAPI(title="Retail pipeline - quality", version="1.0", lifespan=lifespan)
-register_error_handlers(app)
-app.mount("/static", StaticFiles(packages=[("services.quality", "static")]), name="static")
-
-
-class CheckRunRequest(BaseModel):
-    date: dt.date = Field(description="the run date whose checks to re-run")
-    retailers: list[RetailerId] | None = Field(  # type: ignore[valid-type]
-        None, description="retailers to re-check; all of the run's when omitted")
-
-
-@app.get("/", include_in_schema=False)
-def page() -> HTMLResponse:
+@router.get("/", include_in_schema=False)
+def page() -> FileResponse:
     """The quality page."""
-    return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"),
-                        headers={"Cache-Control": "no-cache"})
+    return FileResponse(STATIC_DIR / "index.html",
+                        headers={"Cache-Control": "no-cache", "Content-Security-Policy": PAGE_CSP})
 
 
-@app.get("/livez")
-def livez() -> dict[str, str]:
-    """Liveness: the process answers."""
-    return {"status": "ok"}
-
-
-@app.get("/readyz")
-def readyz(s: QualityWorkerSettings = Depends(settings)) -> JSONResponse:
-    """Readiness: PostgreSQL and Redis answer (503 otherwise)."""
-    deps = health.dependencies(get_engine(), s)
-    ready = all(state == "ok" for state in deps.values())
-    return JSONResponse({"status": "ready" if ready else "not_ready", "dependencies": deps},
-                        200 if ready else 503)
-
-
-@app.get("/health")
-def get_health(s: QualityWorkerSettings = Depends(settings),
-               now: dt.datetime = Depends(clock)) -> JSONResponse:
+@router.get("/health", response_model=HealthReport,
+            responses={503: {"model": HealthReport,
+                             "description": "failing: a dependency is down, a latest verdict "
+                                            "failed or a date is overdue"}})
+def get_health(settings: SettingsDep, now: Now) -> JSONResponse:
     """Health and latest verdict per retailer; 503 when failed, overdue or a dependency is down."""
-    deps = health.dependencies(get_engine(), s)
-    if deps["database"] != "ok":
-        body = health.report(None, deps, s, now)
+    checks = readiness(settings, DEPENDS_ON)
+    if checks["postgresql"] != "ok":
+        body = health.report(None, checks, settings, now)
     else:
         with get_engine().connect() as conn:
-            body = health.report(conn, deps, s, now)
-    return JSONResponse(body, 200 if body["status"] == "ok" else 503)
+            body = health.report(conn, checks, settings, now)
+    report = HealthReport.model_validate(body)
+    return JSONResponse(report.model_dump(mode="json"), 200 if report.status == "ok" else 503)
 
 
-@app.get("/checks")
-def list_checks(conn: Connection = Depends(connection)) -> dict[str, Any]:
+@router.get("/checks", response_model=CheckList)
+def list_checks(conn: ConnectionDep) -> CheckList:
     """The check definitions: name, kind, severity, scope, threshold and body."""
-    return {"checks": queries.definitions(conn)}
+    return CheckList.model_validate({"checks": queries.definitions(conn)})
 
 
-@app.get("/results")
+@router.get("/results", response_model=ResultList, responses=error_responses(422))
 def list_results(
-    date: dt.date | None = Query(None, description="run date"),
-    retailer: ResultRetailer | None = Query(None, description="retailer id, or * for run-wide"),  # type: ignore[valid-type]
-    run_id: uuid.UUID | None = Query(None),
-    status: StatusName | None = Query(None),
-    check: str | None = Query(None, description="check name"),
-    limit: int = Query(1000, ge=1, le=10000),
-    conn: Connection = Depends(connection),
-) -> dict[str, Any]:
+    conn: ConnectionDep,
+    date: Annotated[Day | None, Query(description="run date, YYYY-MM-DD")] = None,
+    retailer: Annotated[ResultRetailer | None,  # type: ignore[valid-type]
+                        Query(description="retailer id, or * for run-wide")] = None,
+    run_id: uuid.UUID | None = None,
+    status: StatusName | None = None,
+    check: Annotated[str | None, Query(description="check name", pattern=NAME_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+) -> ResultList:
     """Stored check results, filtered by date, retailer, run, status and check."""
     rows = queries.results(conn, run_date=date, retailer=retailer.value if retailer else None,
                            run_id=str(run_id) if run_id else None, status=status,
                            check=check, limit=limit)
-    return {"count": len(rows), "results": rows}
+    return ResultList.model_validate({"count": len(rows), "results": rows})
 
 
-@app.get("/results/{result_id}")
-def get_result(result_id: int, conn: Connection = Depends(connection)) -> dict[str, Any]:
+@router.get("/results/{result_id}", response_model=ResultDetail,
+            responses=error_responses(404, 422, s404="no result has that id"))
+def get_result(result_id: int, conn: ConnectionDep) -> ResultDetail:
     """One result with its failing sample and its check's definition."""
     row = queries.result(conn, result_id)
     if row is None:
         raise NotFound(f"no result {result_id}")
-    return row
+    return ResultDetail.model_validate(row)
 
 
-@app.post("/checks/run", status_code=202, dependencies=[Depends(require_pipeline_token)])
-def run_checks(body: CheckRunRequest, conn: Connection = Depends(connection)) -> dict[str, Any]:
+@router.post("/checks/run", status_code=202, response_model=CheckRunAccepted,
+             dependencies=[RequireToken],
+             responses=error_responses(
+                 401, 404, 409, 413, 422, s404="no run of that date",
+                 s409="the date's run is still active (`active_run_exists`): its own quality "
+                      "step will judge it"))
+def run_checks(body: CheckRunRequest, conn: ConnectionDep) -> CheckRunAccepted:
     """Re-run the checks of a date on its latest run (async; 202 with the Celery task id)."""
-    retailers = [r.value for r in body.retailers] if body.retailers else None
+    retailers = list(body.retailers) if body.retailers else None
     # Refuse now what the task would refuse later: the caller learns it in this answer.
     run_id, targets = validate_recheck(conn, body.date, retailers)
+    # Imported here: the Celery app reads settings when it is built, and importing this
+    # module must not (uvicorn --factory builds the app, with its settings, at start).
+    from shared.celery_app import celery_app
+
     task = celery_app.send_task("quality.check_date",
                                 kwargs={"run_date": body.date.isoformat(),
                                         "retailers": retailers})
-    return {"task_id": task.id, "run_id": run_id, "run_date": body.date.isoformat(),
-            "retailers": targets, "results": f"/results?run_id={run_id}"}
+    return CheckRunAccepted(task_id=str(task.id), run_id=run_id, run_date=body.date,
+                            retailers=targets, results=f"/results?run_id={run_id}")
 
 
-@app.get("/api/dashboard")
-def dashboard(conn: Connection = Depends(connection),
-              s: QualityWorkerSettings = Depends(settings)) -> dict[str, Any]:
+@router.get("/api/dashboard", response_model=Dashboard)
+def dashboard(conn: ConnectionDep, settings: SettingsDep) -> Dashboard:
     """What the page draws: latest runs, the check grid and 30-day series per retailer."""
-    return queries.dashboard(conn, s.quality)
+    return Dashboard.model_validate(queries.dashboard(conn, settings.quality))
+
+
+def sync_check_definitions(_settings: QualityApiSettings) -> None:
+    """At start: the registry's definitions into quality.check_definition (also done by
+    every verdict, so a database still starting is only logged)."""
+    try:
+        with transaction() as conn:
+            sync_definitions(conn, REGISTRY)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not sync check definitions at startup: %s", exc)
+
+
+# `uvicorn services.quality.api:create_app --factory`
+create_app = api_app.app_factory(ServiceApi(
+    "quality", "Runs the quality checks of each run, stores their results, judges the run; "
+               "the page at / shows them.",
+    [router], depends_on=DEPENDS_ON, on_startup=sync_check_definitions, static_dir=STATIC_DIR),
+    QualityApiSettings)
+

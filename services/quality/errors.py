@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-from shared.api_errors import (
-    Conflict,
-    InvalidRequest,
-    NotFound,
-    Unauthorized,
-    register_error_handlers,
-)
+from shared.api_errors import ActiveRunConflict, Conflict, InvalidRequest, NotFound
 
-__all__ = ["Conflict", "InvalidRequest", "NotFound", "Unauthorized", "register_error_handlers"]
+__all__ = ["ActiveRunConflict", "Conflict", "InvalidRequest", "NotFound"]

@@ -1,8 +1,8 @@
 """GET /health: the service's own dependencies, the latest verdict per retailer, freshness.
 
-Unhealthy (the route answers 503) when PostgreSQL or Redis does not answer, when a
-retailer's latest verdict is `failed`, or when a due partition is overdue (see
-deadlines.py for which dates are expected).
+Unhealthy (the route answers 503) when PostgreSQL or Redis does not answer (checked by
+`shared.readiness`, as `GET /readyz` does), when a retailer's latest verdict is `failed`,
+or when a due partition is overdue (see deadlines.py for which dates are expected).
 
 A retailer's latest verdict comes from the most recently *finished* run covering it
 (succeeded, succeeded_with_warnings or failed; canceled runs judge nothing), decided from
@@ -15,8 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from services.quality.deadlines import expectation
@@ -25,28 +24,6 @@ from services.quality.verdict import stored_verdict
 from shared.settings import RETAILER_IDS
 
 OVERDUE_SHOWN = 50  # a pipeline down for months would otherwise list thousands
-
-
-def dependencies(engine: Engine, settings: QualityWorkerSettings) -> dict[str, str]:
-    """"ok" or the error, for PostgreSQL and Redis."""
-    status: dict[str, str] = {}
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        status["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure to answer is "not ready"
-        status["database"] = f"error: {type(exc).__name__}"
-    try:
-        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1,
-                                      socket_timeout=1)
-        try:
-            client.ping()
-        finally:
-            client.close()
-        status["redis"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        status["redis"] = f"error: {type(exc).__name__}"
-    return status
 
 
 def latest_verdicts(conn: Connection) -> list[dict[str, Any]]:
@@ -77,12 +54,17 @@ def latest_verdicts(conn: Connection) -> list[dict[str, Any]]:
     return verdicts
 
 
-def report(conn: Connection | None, deps: dict[str, str], settings: QualityWorkerSettings,
+def report(conn: Connection | None, checks: dict[str, str], settings: QualityWorkerSettings,
            now: dt.datetime) -> dict[str, Any]:
-    """The /health body; `healthy` says whether the route answers 200."""
-    problems = [f"{name}: {state}" for name, state in deps.items() if state != "ok"]
+    """The /health body; `status` "ok" answers 200, "failing" 503.
+
+    Args:
+        conn: None when PostgreSQL is down (then only the dependencies are reported).
+        checks: `shared.readiness.readiness` of the service's dependencies.
+    """
+    problems = [f"{name}: {state}" for name, state in checks.items() if state != "ok"]
     body: dict[str, Any] = {"service": "quality", "checked_at": now.isoformat(),
-                            "dependencies": deps}
+                            "checks": checks}
     if conn is not None:
         verdicts = latest_verdicts(conn)
         expected = expectation(conn, now, settings.quality, RETAILER_IDS)

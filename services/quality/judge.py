@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from services.quality.checks import REGISTRY, CheckRegistry
-from services.quality.errors import Conflict, InvalidRequest, NotFound
+from services.quality.errors import ActiveRunConflict, InvalidRequest, NotFound
 from services.quality.runner import evaluate_every_check
 from services.quality.settings import get_settings
 from services.quality.store import store_results, sync_definitions
@@ -124,8 +124,8 @@ def validate_recheck(conn: Connection, run_date: dt.date,
     """The run a re-check would judge and its retailers, or the reason it cannot."""
     run = latest_run_of_date(conn, run_date)
     if run.status in ACTIVE_RUN_STATUSES:
-        raise Conflict(f"run {run.run_id} of {run_date} is still {run.status}; "
-                       "its quality step will judge it")
+        raise ActiveRunConflict(f"run {run.run_id} of {run_date} is still {run.status}; "
+                                "its quality step will judge it", run_id=str(run.run_id))
     targets = list(retailers) if retailers else list(run.retailers)
     unknown = sorted(set(targets) - set(run.retailers))
     if unknown:

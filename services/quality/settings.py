@@ -50,7 +50,7 @@ class QualityWorkerSettings(PipelineSettings):
 
 
 class QualityApiSettings(QualityWorkerSettings, ApiTokenSettings):
-    """The quality API and page (`uvicorn services.quality.api:app`)."""
+    """The quality API and page (`uvicorn services.quality.api:create_app --factory`)."""
 
     model_config = env_config()
 

@@ -54,7 +54,7 @@ class TransformationWorkerSettings(ReplaySettings, S3Settings):
 
 
 class TransformationApiSettings(TransformationWorkerSettings, ApiTokenSettings):
-    """The replay API (`uvicorn services.transformation.api:app`)."""
+    """The replay API (`uvicorn services.transformation.api:create_app --factory`)."""
 
     model_config = env_config()
 

@@ -22,7 +22,12 @@ from sqlalchemy import text
 from shared import ops
 from suite.processes import ManagedProcess, free_port
 from tests.e2e.truth import actual_marts, expected_marts
-from tests.fixtures.core import LOG_DIR, celery_worker, purge_queues, truncate_pipeline_tables
+from tests.fixtures.core import (
+    api_process,
+    celery_worker,
+    purge_queues,
+    truncate_pipeline_tables,
+)
 
 DAY1, DAY2, DAY3 = dt.date(2024, 1, 15), dt.date(2024, 1, 16), dt.date(2024, 1, 17)
 SUCCESS = ("succeeded", "succeeded_with_warnings")
@@ -82,11 +87,7 @@ def suite(retailer_apps, engine, s3, redis_db, settings) -> Iterator[Suite]:
     truncate_pipeline_tables(engine)
     purge_queues()
     port = free_port()
-    api = ManagedProcess(
-        "e2e-ingestion-api",
-        ["uvicorn", "services.ingestion.api:app", "--host", "127.0.0.1", "--port", str(port)],
-        port=port, health_url=f"http://127.0.0.1:{port}/livez", log_dir=LOG_DIR,
-        env=WORKER_ENV)
+    api = api_process("ingestion", port, name="e2e-ingestion-api", env=WORKER_ENV)
     workers = {
         name: celery_worker(f"services.{name}.tasks", [name], name=f"e2e-{name}",
                             env=WORKER_ENV, concurrency=2 if name == "ingestion" else 1)

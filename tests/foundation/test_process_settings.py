@@ -168,15 +168,15 @@ def test_the_quality_api_answers_with_only_its_own_variables(warehouse_db, redis
     port = free_port()
     proc = ManagedProcess(
         "quality-api-own-env",
-        [str(VENV_BIN / "uvicorn"), "services.quality.api:app", "--host", "127.0.0.1",
-         "--port", str(port)],
+        [str(VENV_BIN / "uvicorn"), "services.quality.api:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port)],
         env=only_env("quality-api"), inherit_env=False, port=port,
         health_url=f"http://127.0.0.1:{port}/livez", log_dir=LOG_DIR)
     try:
         proc.start().wait_healthy(60)
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
         assert ready.status_code == 200, ready.text
-        assert ready.json()["dependencies"] == {"database": "ok", "redis": "ok"}
+        assert ready.json()["checks"] == {"postgresql": "ok", "redis": "ok"}
         assert proc.proc is not None
         assert environ_of(proc.proc.pid) <= names("quality-api") | PLUMBING
     finally:

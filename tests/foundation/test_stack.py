@@ -85,9 +85,9 @@ def test_a_service_refuses_to_start_without_its_secrets(target, named):
     env = {k: v for k, v in os.environ.items()
            if k not in ("PIPELINE_API_TOKEN", "RETAILER1_API_KEY")}
     env["RETAIL_ENV_FILE"] = ""
-    code = (f"import {target} as m; getattr(m, 'create_app', None) and m.create_app('retailer1');"
-            " app = getattr(m, 'app', None); import asyncio;"
-            " app and asyncio.run(app.router.startup())")
+    # Importing reads no settings; building the app (what uvicorn --factory does) does.
+    make = "m.create_app('retailer1')" if target == "retailers.wsgi" else "m.create_app()"
+    code = f"import {target} as m; getattr(m, 'create_app', None) and {make}"
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2, proc.stdout + proc.stderr
@@ -98,7 +98,8 @@ def test_a_service_refuses_to_start_without_its_secrets(target, named):
 
 def test_a_placeholder_secret_is_refused():
     env = {**os.environ, "RETAIL_ENV_FILE": "", "PIPELINE_API_TOKEN": "changethis"}
-    proc = subprocess.run([sys.executable, "-c", "import services.ingestion.api"], env=env,
+    proc = subprocess.run([sys.executable, "-c",
+                           "import services.ingestion.api as m; m.create_app()"], env=env,
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2
     assert "PIPELINE_API_TOKEN" in proc.stderr and "placeholder" in proc.stderr

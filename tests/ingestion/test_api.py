@@ -26,16 +26,16 @@ def test_post_runs_without_a_token_is_401(ingestion_api, ingestion_queue):
 
 
 @pytest.mark.parametrize(("body", "message"), [
-    ({"date": "2024-13-45"}, "date: date '2024-13-45' is not a calendar date (YYYY-MM-DD)"),
-    ({"date": "Jan 15"}, "date must be a date as YYYY-MM-DD, got 'Jan 15'"),
-    ({"date": "15/01/2024"}, "date must be a date as YYYY-MM-DD"),
-    ({"date": "2024-02-30"}, "date '2024-02-30' is not a calendar date"),
-    ({"date": 20240115}, "date must be a date as YYYY-MM-DD"),
+    ({"date": "2024-13-45"}, "date: '2024-13-45' is not a calendar date (YYYY-MM-DD)"),
+    ({"date": "Jan 15"}, "date: must be a date as YYYY-MM-DD, got 'Jan 15'"),
+    ({"date": "15/01/2024"}, "date: must be a date as YYYY-MM-DD"),
+    ({"date": "2024-02-30"}, "date: '2024-02-30' is not a calendar date"),
+    ({"date": 20240115}, "date: must be a date as YYYY-MM-DD"),
     ({"start": "2024-01-10", "end": "2024-01-05"}, "end 2024-01-05 is before start 2024-01-10"),
     ({"start": "2024-01-01", "end": "2024-03-01"}, "at most 31"),
     ({"date": "2999-01-01"}, "is in the future"),
     ({}, "give date, or start and end"),
-    ({"date": DAY, "retailers": ["retailer9"]}, "unknown retailers ['retailer9']"),
+    ({"date": DAY, "retailers": ["retailer9"]}, "retailers.0: unknown retailer 'retailer9'"),
 ])
 def test_malformed_requests_are_422_with_a_message(ingestion_api, auth_headers, body, message):
     resp = ingestion_api.post("/runs", json=body, headers=auth_headers)

@@ -90,6 +90,9 @@ def test_the_wheel_carries_the_sql_and_the_static_files(wheel):
     sql = sorted(n for n in names if n.startswith("database/init/") and n.endswith(".sql"))
     assert [Path(n).name for n in sql] == sorted(
         p.name for p in (ROOT / "database" / "init").glob("[0-9][0-9]_*.sql"))
+    # Every SQL file of the database package (init, marts models, their staging) ships.
+    every_sql = {p.relative_to(ROOT).as_posix() for p in (ROOT / "database").rglob("*.sql")}
+    assert every_sql and every_sql <= names, sorted(every_sql - names)
     for needed in ("services/quality/static/index.html", "services/quality/static/app.js",
                    "services/quality/static/style.css", "retailers/core/control.sql",
                    "retailers/retailer1/schema.sql", "retailers/retailer2/schema.sql",

@@ -23,7 +23,7 @@ def test_liveness_and_readiness(quality_client) -> None:
     assert quality_client.get("/livez").json() == {"status": "ok"}
     ready = quality_client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["dependencies"] == {"database": "ok", "redis": "ok"}
+    assert ready.json()["checks"] == {"postgresql": "ok", "redis": "ok"}
 
 
 def test_checks_lists_the_registry_with_severity_and_body(quality_client) -> None:
@@ -123,7 +123,8 @@ def test_rerunning_checks_needs_the_token(quality_client, seeded_run) -> None:
     assert wrong.status_code == 401
     # authenticated, but the date's run is still running: its own quality step judges it
     busy = quality_client.post("/checks/run", json=body, headers=AUTH)
-    assert busy.status_code == 409 and busy.json()["error"] == "conflict"
+    assert busy.status_code == 409 and busy.json()["error"] == "active_run_exists"
+    assert busy.json()["run_id"] == seeded_run.run_id
     unknown = quality_client.post("/checks/run", json={"date": "2019-01-01"}, headers=AUTH)
     assert unknown.status_code == 404
 

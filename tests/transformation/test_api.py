@@ -13,10 +13,11 @@ DAY = dt.date(2024, 6, 1)
 
 
 @pytest.fixture
-def client(engine):
-    from services.transformation.api import app
+def client(engine, s3, settings):
+    from services.transformation.api import create_app
 
-    return TestClient(app)
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 @pytest.fixture
@@ -34,7 +35,9 @@ def stored_day(lake):
 
 def test_health_endpoints(client):
     assert client.get("/livez").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready"}
+    assert client.get("/readyz").json() == {
+        "status": "ready",
+        "checks": {"postgresql": "ok", "redis": "ok", "s3": "ok", "marts": "ok"}}
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong-token", "Basic dGVzdA==", "Bearer"])
@@ -62,7 +65,7 @@ def test_replay_of_a_stored_date_is_accepted(client, auth, lake, stored_day):
     # While it is active, the date cannot be replayed again.
     again = client.post("/replays", json={"date": DAY.isoformat()}, headers=auth)
     assert again.status_code == 409
-    assert again.json()["error"] == "active_run" and again.json()["run_id"] == run_id
+    assert again.json()["error"] == "active_run_exists" and again.json()["run_id"] == run_id
 
 
 def test_replay_of_a_date_or_retailer_never_stored_is_404(client, auth, lake, stored_day):
