@@ -7,7 +7,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup env servers db-init seed up down status logs demo test lint typecheck bench lock browser-deps clean
+.PHONY: help setup env servers db-init seed up down status logs demo test faults test-containers lint typecheck bench lock browser-deps clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -51,7 +51,14 @@ browser-deps: ## Install Debian's chromium for the browser test (when missing)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 test: setup servers browser-deps ## README command 2: the test suite on real PostgreSQL, Redis, S3, Celery
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not faults and not containers" $(PYTEST_ARGS)
+
+faults: setup servers ## The fault suite (tests/faults, ~6 min): a fault injected mid-run, exact totals after
+	$(BIN)/pytest -q -m faults tests/faults $(PYTEST_ARGS)
+
+test-containers: setup servers ## Build every image with Podman and run the suite in containers (tests/containers)
+	@bash tests/containers/prepare.sh
+	$(BIN)/pytest -q -m containers tests/containers $(PYTEST_ARGS)
 
 lint: setup ## ruff on everything
 	$(BIN)/ruff check .
@@ -63,11 +70,14 @@ bench: setup servers ## The benchmarks (not part of CI): make bench LINES=100000
 	$(PYTHON) -m bench.run $(if $(LINES),--lines $(LINES))
 
 LOCK_VENV := .data/lock-venv
-LOCK_HEADER := \# Runtime dependencies of the images, locked. Made by `make lock`: the [project] dependencies of pyproject.toml installed into a fresh venv (constrained to the versions locked before, unless UPGRADE=1), then `pip freeze`. Do not edit by hand.
+# The dependency groups the images install (./Dockerfile); the lock pins them all, and each
+# image's build uses it as constraints.
+IMAGE_GROUPS := retailers ingestion beat transformation quality setup flower
+LOCK_HEADER := \# Runtime dependencies of the images, locked. Made by `make lock`: the [project] dependencies and every image group of pyproject.toml installed into a fresh venv (constrained to the versions locked before, unless UPGRADE=1), then `pip freeze`. Do not edit by hand.
 
 lock: ## Regenerate requirements.lock from pyproject.toml (make lock UPGRADE=1: newest allowed)
 	rm -rf $(LOCK_VENV) && $(PY) -m venv $(LOCK_VENV)
-	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > $(LOCK_VENV)/requirements.in
+	$(PY) -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; groups = p["optional-dependencies"]; print("\n".join(p["dependencies"] + [d for g in sys.argv[1:] for d in groups[g] if not d.startswith(p["name"])]))' $(IMAGE_GROUPS) > $(LOCK_VENV)/requirements.in
 	$(LOCK_VENV)/bin/pip install -q -r $(LOCK_VENV)/requirements.in $(if $(UPGRADE),,$(if $(wildcard requirements.lock),-c requirements.lock))
 	{ echo '$(LOCK_HEADER)'; $(LOCK_VENV)/bin/pip freeze; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock

@@ -14,7 +14,6 @@ import redis
 from sqlalchemy import text
 
 from shared.db import get_engine
-from shared.s3 import make_s3_client
 from shared.settings import BrokerSettings, S3Settings
 
 TIMEOUT_SECONDS = 2.0
@@ -35,6 +34,10 @@ def check_redis(settings: BrokerSettings) -> None:
 
 
 def check_s3(settings: S3Settings) -> None:
+    # Imported here: boto3 is only in the images of the services that use the lake (quality's
+    # has none), and only their readiness checks S3.
+    from shared.s3 import make_s3_client
+
     make_s3_client(settings, timeout_seconds=TIMEOUT_SECONDS, max_attempts=1).head_bucket(
         Bucket=settings.s3_bucket)
 

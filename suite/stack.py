@@ -1,7 +1,8 @@
 """The local stack without Docker: `retail up`, `down`, `status`, `logs`.
 
 `up` reuses PostgreSQL and Redis when they answer (else starts private ones under `.data/`),
-starts the S3 server, the retailers and every service process that exists, waits for each
+starts the S3 server (the lake on disk under `.data/lake`), the retailers and every service
+process that exists, waits for each
 health check and prints where each one is. Every process it starts is recorded in
 `.data/run/<name>.pid`, so `down` stops exactly those and nothing it found running.
 
@@ -20,10 +21,12 @@ from pathlib import Path
 
 from suite import servers
 from suite.processes import DATA_DIR, ManagedProcess, port_open, stop_group
+from suite.s3server import s3_server
 from suite.settings import PROCESS_SETTINGS, StackSettings, all_setting_names, process_env
 
 RUN_DIR = DATA_DIR / "run"
 LOG_DIR = DATA_DIR / "logs"
+LAKE_DIR = DATA_DIR / "lake"
 
 
 @dataclass(frozen=True)
@@ -34,12 +37,14 @@ class Service:
     port: int | None = None
     health_path: str | None = None
     url: str | None = None  # what a person opens
+    env: tuple[tuple[str, str], ...] = ()  # for values kept off the command line
 
     def process(self) -> ManagedProcess:
         health_url = f"http://127.0.0.1:{self.port}{self.health_path}" if self.health_path else None
         settings = PROCESS_SETTINGS.get(self.name)
         # A process of ours gets its own variables only; the S3 server gets none of them.
         env = process_env(settings) if settings is not None else process_env_without_settings()
+        env = {**env, **dict(self.env)}
         return ManagedProcess(self.name, self.cmd, env=env, inherit_env=False, port=self.port,
                               health_url=health_url, log_dir=LOG_DIR)
 
@@ -62,9 +67,13 @@ def _celery_worker(service: str, concurrency: int) -> tuple[str, ...]:
 def services(s: StackSettings) -> list[Service]:
     """Every process of the suite, in start order."""
     s3_url = s.ingestion_worker.s3_endpoint_url
-    out = [Service("s3", "moto", ("moto_server", "-H", "127.0.0.1", "-p",
-                                  str(_port(s3_url or "http://x:9000"))),
-                   port=_port(s3_url or "http://x:9000"), url=s3_url)]
+    s3_port = _port(s3_url or "http://x:9000")
+    # The lake lives on disk under .data/lake, so `down` then `up` keeps every object.
+    lake = s3_server("s3", s3_port, LAKE_DIR, access_key=s.ingestion_worker.s3_access_key_id,
+                     secret_key=s.ingestion_worker.s3_secret_access_key.get_secret_value(),
+                     log_dir=LOG_DIR)
+    out = [Service("s3", "suite.s3server", tuple(lake.cmd), port=s3_port, url=s3_url,
+                   env=tuple(lake.env.items()))]
     for rid in s.retailer_ids:
         url = s.retailer_url(rid)
         port = _port(url)
@@ -191,12 +200,35 @@ def up(s: StackSettings, *, echo=print) -> list[tuple[Service, str]]:
             echo(f"{svc.name} failed to start:\n{exc}")
             raise
         results.append((svc, "started"))
+    start_supervisor(echo)
     return results
+
+
+SUPERVISOR = "supervisor"
+
+
+def start_supervisor(echo=print) -> None:
+    """Start the process that restarts a dead one (suite/supervisor.py), unless it runs."""
+    if running_pid(SUPERVISOR):
+        return
+    proc = ManagedProcess(SUPERVISOR, (sys.executable, "-m", "suite.supervisor"),
+                          log_dir=LOG_DIR).start()
+    assert proc.proc is not None
+    _pidfile(SUPERVISOR).write_text(str(proc.proc.pid))
+    echo(f"supervisor restarts a process that dies (pid {proc.proc.pid})")
 
 
 def down(*, echo=print) -> list[str]:
     """Stop every process `up` started (and a private PostgreSQL), nothing else."""
     stopped = []
+    # The supervisor first, or it would start again what is being stopped.
+    supervisor = _pidfile(SUPERVISOR)
+    if supervisor.exists():
+        pid = int(supervisor.read_text().strip() or 0)
+        if pid and _alive(pid):
+            stop_group(pid)
+            stopped.append(SUPERVISOR)
+        supervisor.unlink(missing_ok=True)
     if RUN_DIR.exists():
         for path in sorted(RUN_DIR.glob("*.pid")):
             pid = int(path.read_text().strip() or 0)
@@ -222,6 +254,9 @@ def status(s: StackSettings) -> list[tuple[str, str, str]]:
             healthy = svc.process().is_healthy() if (svc.port or svc.health_path) else True
             state = f"running (pid {pid})" + ("" if healthy else ", not healthy")
         rows.append((svc.name, state, svc.url or ""))
+    pid = running_pid(SUPERVISOR)
+    rows.append((SUPERVISOR, f"running (pid {pid})" if pid else "stopped",
+                 "restarts a process that dies"))
     return rows
 
 

@@ -17,3 +17,16 @@ grant select on all tables in schema warehouse, marts to bi_reader;
 alter default privileges in schema warehouse, marts grant select on tables to bi_reader;
 alter default privileges in schema warehouse, marts, ops, quality
   grant select, insert, update, delete, truncate on tables to retail_pipeline;
+
+-- bi_reader is held to reading by privileges, not by session defaults it may change itself
+-- (issue #14): no temporary tables (TEMP is a database privilege every role has through
+-- PUBLIC), and no large objects (lo_create and friends are executable by PUBLIC and would
+-- write inside `begin read write`). The pipeline keeps TEMP: the loads stage in temp tables.
+do $$
+begin
+  execute format('revoke temporary on database %I from public', current_database());
+  execute format('grant temporary on database %I to retail_pipeline', current_database());
+end
+$$;
+revoke execute on function pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer),
+  pg_catalog.lo_from_bytea(oid, bytea) from public;

@@ -15,6 +15,15 @@ from flask import request
 
 from retailers.core.errors import bad_request
 
+# The days a request may name. A day's bounds are computed with a day of margin on both
+# sides (local time zones, the next day's start), so the calendar's first and last days
+# cannot be served: without this bound 9999-12-31 overflowed into a 500.
+FIRST_DAY = dt.date.min + dt.timedelta(days=2)
+LAST_DAY = dt.date.max - dt.timedelta(days=2)
+# Offsets and page numbers beyond a 32-bit integer can name no row of a day: refused with
+# a 400 instead of reaching the database as an out-of-range integer.
+MAX_POSITION = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class Day:
@@ -49,6 +58,9 @@ def day_param(name: str = "date") -> Day:
         raise bad_request(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from None
     if len(raw) != 10:
         raise bad_request(f"{name}={raw!r} is not a date (YYYY-MM-DD)")
+    if not FIRST_DAY <= date <= LAST_DAY:
+        raise bad_request(f"{name}={raw} is out of range ({FIRST_DAY.isoformat()} to "
+                          f"{LAST_DAY.isoformat()})")
     start = dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
     return Day(date, start, start + dt.timedelta(days=1))
 
@@ -71,13 +83,13 @@ def int_param(name: str, default: int, minimum: int, maximum: int | None = None)
 
 def offset_limit(max_size: int, default: int = 1000) -> tuple[int, int]:
     """retailer1's `offset` (from 0) and `limit` (1..max)."""
-    return (int_param("offset", 0, 0),
+    return (int_param("offset", 0, 0, MAX_POSITION),
             int_param("limit", min(default, max_size), 1, max_size))
 
 
 def page_number(max_size: int, default: int = 500) -> tuple[int, int]:
     """retailer3's `page` (from 1) and `per_page` (1..max)."""
-    return (int_param("page", 1, 1),
+    return (int_param("page", 1, 1, MAX_POSITION),
             int_param("per_page", min(default, max_size), 1, max_size))
 
 

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 
+class SourceChangedWhileReading(Exception):
+    """The retailer's day changed while it was being read; the attempt is retried."""
+
+
 @dataclass(frozen=True)
 class LandedPartition:
     """A published partition: its manifest and the manifest's S3 key."""
@@ -101,6 +105,16 @@ def _land_pages(client: RetailerClient, fetched: Iterable[Page], s3, bucket: str
     except BaseException:
         writer.abort()
         raise
+    # Records inserted at the retailer while its pages were read shift offset and page
+    # boundaries: lines can be skipped without any page looking wrong. The day's control
+    # totals, asked again now, tell: if they moved, this read is not a snapshot of one
+    # state, so the attempt fails (without a manifest) and the retry reads the day again.
+    after = client.control_totals(day)
+    if (after.line_count, after.amount) != (control.line_count, control.amount):
+        raise SourceChangedWhileReading(
+            f"{retailer_id} {day}: control totals moved from {control.line_count} lines / "
+            f"{control.amount} to {after.line_count} / {after.amount} while its pages were "
+            "read (page drift); reading the day again")
     manifest = build_manifest(run_id=run_id, retailer_id=retailer_id, day=day,
                               objects=objects, normalizer=normalizer, pages=pages,
                               control=control, client=client,

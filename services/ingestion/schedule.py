@@ -25,6 +25,9 @@ def beat_schedule() -> dict[str, dict]:
         "sweep": {"task": "ingestion.sweep", "schedule": float(s.sweeper_interval_seconds)},
         # Backfills start their next dates as slots free up.
         "advance-backfills": {"task": "ingestion.advance_backfills", "schedule": 10.0},
+        # bi_reader may lift its own statement_timeout; this is what holds the limit.
+        "guard-bi-reader": {"task": "ingestion.guard_bi_reader",
+                            "schedule": float(s.bi_guard_interval_seconds)},
     }
 
 

@@ -119,6 +119,9 @@ class IngestionWorkerSettings(IngestionRunsSettings, S3Settings):
     retailer1: Retailer1Settings = Field(default_factory=Retailer1Settings)
     retailer2: Retailer2Settings = Field(default_factory=Retailer2Settings)
     retailer3: Retailer3Settings = Field(default_factory=Retailer3Settings)
+    # bi_reader's statements (and open transactions) are cut off after this, whatever its
+    # session sets; the guard enforcing it is a task of this worker (shared/bi_guard.py).
+    bi_statement_limit_seconds: int = Field(60, ge=1)
 
 
 class IngestionBeatSettings(LoggingSettings, BrokerSettings):
@@ -129,6 +132,8 @@ class IngestionBeatSettings(LoggingSettings, BrokerSettings):
     schedule_minute: int = Field(0, ge=0, le=59)
     # How often the sweeper re-sends steps whose lease ran out or whose message was lost.
     sweeper_interval_seconds: float = Field(10.0, gt=0)
+    # How often beat sends the bi_reader guard (the limit holds to within this interval).
+    bi_guard_interval_seconds: float = Field(5.0, gt=0)
 
 
 def get_api_settings() -> IngestionApiSettings:

@@ -13,8 +13,8 @@ from shared.celery_app import celery_app
 from shared.settings import load_settings_or_exit
 from shared.steps import step_task
 
-__all__ = ["advance_backfills", "celery_app", "ingest_partition", "run_yesterday",
-           "sweep"]
+__all__ = ["advance_backfills", "celery_app", "guard_bi_reader", "ingest_partition",
+           "run_yesterday", "sweep"]
 
 # A worker without its own variables (a retailer's credentials, ...) stops here, naming them.
 settings = load_settings_or_exit(IngestionWorkerSettings)
@@ -35,6 +35,18 @@ def advance_backfills() -> int:
 def sweep() -> int:
     """Re-send steps whose worker vanished; dead-letter those out of attempts (beat)."""
     return len(sweeper.sweep_once())
+
+
+@celery_app.task(name="ingestion.guard_bi_reader", acks_late=True, ignore_result=True,
+                 expires=30)
+def guard_bi_reader() -> int:
+    """Cut off bi_reader statements past the limit, restore its role defaults (beat)."""
+    from shared.bi_guard import enforce_bi_reader
+    from shared.db import get_engine
+
+    with get_engine().begin() as conn:
+        done = enforce_bi_reader(conn, settings.bi_statement_limit_seconds)
+    return done.canceled + done.terminated
 
 
 @celery_app.task(name="ingestion.run_yesterday", acks_late=True)

@@ -30,6 +30,9 @@ class QualitySettings(BaseSettings):
     # A share of silver order lines dropped as duplicates above this means the dedup key
     # collapses distinct lines (the retailers duplicate about 1%).
     duplicate_share_fail: float = Field(0.2, ge=0, le=1)
+    # ...judged only from this many silver lines of a partition on: a day that carries a
+    # few late updates (3 lines, one served twice) is no evidence about the dedup key.
+    duplicate_min_lines: int = Field(50, ge=1)
     # One check may not hold the run's verdict hostage: its statement is cancelled after this.
     check_timeout_seconds: float = Field(120.0, gt=0)
     # Retailers whose checks run at once, each on a connection of its own.

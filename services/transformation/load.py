@@ -129,7 +129,8 @@ def _load(step: StepContext, s3: Any, settings: TransformationWorkerSettings) ->
         phases(None)
         counts: dict[str, Any] = {
             **ctx.counts,
-            "staged": {e: {"records": s.records, "duplicates": s.duplicates}
+            "staged": {e: {"records": s.records, "duplicates": s.duplicates,
+                           "exact_duplicates": s.exact_duplicates}
                        for e, s in staged.items()},
             "source_run_id": partition.source_run_id,
             "seconds": round(load_seconds, 3),

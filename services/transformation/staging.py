@@ -66,6 +66,9 @@ class PartitionCorrupt(Exception):
 class StagedEntity:
     records: int = 0       # lines read from the silver objects
     duplicates: int = 0    # of them, dropped as duplicate natural keys
+    # Of the dropped, those identical in every field to a record kept: a record served
+    # twice, not a distinct record that the natural key collapsed.
+    exact_duplicates: int = 0
 
 
 def stage_table(entity: str) -> sql.Identifier:
@@ -223,13 +226,14 @@ def stage_partition(ctx: LoadContext, s3: Any, bucket: str, partition: Partition
     staged["rejected"] = rejected
     for entity, st in staged.items():
         if entity != "rejected" and st.records:
-            st.duplicates = drop_duplicates(ctx, entity)
+            st.duplicates, st.exact_duplicates = drop_duplicates(ctx, entity)
             ctx.execute(sql.SQL("analyze {}").format(stage_table(entity)))
     return staged
 
 
-def drop_duplicates(ctx: LoadContext, entity: str) -> int:
-    """Keep one record per natural key. Returns how many were dropped.
+def drop_duplicates(ctx: LoadContext, entity: str) -> tuple[int, int]:
+    """Keep one record per natural key. Returns how many were dropped, and how many of
+    those were exact copies of another record (every field equal).
 
     Duplicates are rare, so they are found with a hash aggregate and only their rows are
     ranked, instead of sorting the whole table with DISTINCT ON.
@@ -238,15 +242,19 @@ def drop_duplicates(ctx: LoadContext, entity: str) -> int:
     natural = [k for k in NATURAL_KEYS[entity] if k != "retailer_id"]
     keys = sql.SQL(", ").join(sql.Identifier(k) for k in natural)
     table = stage_table(entity)
-    dropped = ctx.execute(sql.SQL(
+    s_keys = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(k)) for k in natural)
+    # A dropped record is an exact copy when the whole row equals the one its key keeps
+    # (the first in KEEP_ORDER); the row comparison treats NULLs as equal.
+    dropped, exact = ctx.one(sql.SQL(
         "with dup as (select {keys} from {t} group by {keys} having count(*) > 1), "
-        "ranked as (select s.ctid as row_id, row_number() over "
-        "  (partition by {s_keys} order by {keep}) as rn "
-        "  from {t} s where ({s_keys}) in (select {keys} from dup)) "
-        "delete from {t} s using ranked r where s.ctid = r.row_id and r.rn > 1"
-    ).format(keys=keys, t=table, keep=sql.SQL(KEEP_ORDER[entity]),
-             s_keys=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(k))
-                                       for k in natural))).rowcount
+        "ranked as (select s.ctid as row_id, "
+        "  row_number() over w as rn, s is not distinct from first_value(s) over w as same "
+        "  from {t} s where ({s_keys}) in (select {keys} from dup) "
+        "  window w as (partition by {s_keys} order by {keep})), "
+        "gone as (delete from {t} s using ranked r where s.ctid = r.row_id and r.rn > 1 "
+        "  returning r.same) "
+        "select count(*), count(*) filter (where same) from gone"
+    ).format(keys=keys, t=table, keep=sql.SQL(KEEP_ORDER[entity]), s_keys=s_keys))
     if dropped:
-        log.info("dropped %s duplicate %s records", dropped, entity)
-    return dropped
+        log.info("dropped %s duplicate %s records (%s exact copies)", dropped, entity, exact)
+    return dropped, exact

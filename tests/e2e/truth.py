@@ -10,7 +10,7 @@ left out, because the pipeline rejects them; a line the retailer stored twice co
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg2
@@ -90,25 +90,34 @@ def _rows(url: str, query: str, day: dt.date, known: dt.date) -> list[dict]:
         conn.close()
 
 
-def source_rows(database_urls: Mapping[str, str], day: dt.date, known: dt.date
+def source_rows(database_urls: Mapping[str, str], day: dt.date, known: dt.date, *,
+                drop_orders: Collection[tuple[str, str]] = (),
+                drop_lines: Collection[tuple[str, str, int]] = ()
                 ) -> tuple[list[dict], list[dict]]:
-    """Orders and (kept) lines of `day` at every retailer, tagged with the retailer."""
+    """Orders and (kept) lines of `day` at every retailer, tagged with the retailer.
+
+    `drop_orders` (retailer, order id) and `drop_lines` (retailer, order id, line number)
+    are left out: records a test poisoned on their way to the pipeline.
+    """
+    gone_orders, gone_lines = set(drop_orders), set(drop_lines)
     orders, lines = [], []
     for rid, url in database_urls.items():
-        orders += [{**r, "retailer_id": rid} for r in _rows(url, ORDERS[rid], day, known)]
+        orders += [{**r, "retailer_id": rid} for r in _rows(url, ORDERS[rid], day, known)
+                   if (rid, str(r["order_id"])) not in gone_orders]
         lines += [{**r, "retailer_id": rid} for r in _rows(url, LINES[rid], day, known)
-                  if r["quantity"] >= 0]
+                  if r["quantity"] >= 0 and (rid, str(r["order_id"])) not in gone_orders
+                  and (rid, str(r["order_id"]), r["line_number"]) not in gone_lines]
     return orders, lines
 
 
-def expected_marts(conn, database_urls: Mapping[str, str], day: dt.date, known: dt.date
-                   ) -> dict[str, dict[str, dict]]:
+def expected_marts(conn, database_urls: Mapping[str, str], day: dt.date, known: dt.date,
+                   **drop: Collection) -> dict[str, dict[str, dict]]:
     """mart name -> retailer id ('ALL' too) -> column -> value, for `day`.
 
     `conn` is a psycopg2 connection used as a calculator only: the source rows go into
     temp tables and the answers come from SQL written here, not from the pipeline.
     """
-    orders, lines = source_rows(database_urls, day, known)
+    orders, lines = source_rows(database_urls, day, known, **drop)
     with conn.cursor() as cur:
         cur.execute("select currency, usd_per_unit from warehouse.fx_rate where rate_date = %s",
                     (day,))

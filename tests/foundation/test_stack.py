@@ -5,14 +5,17 @@ running stack is never touched."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from suite.processes import ROOT, VENV_BIN, port_open
 from tests.fixtures.core import NS
+from tests.fixtures.retailers import SEED_OVERRIDES
 
 BASE = 17000 + 20 * NS
 PORTS = {
@@ -64,6 +67,31 @@ def test_up_then_down_leaves_nothing_running(tmp_path, warehouse_db):
         status = _retail("status", env=env)
         assert status.stdout.count("running (pid") >= len(expected), status.stdout
         # Processes' own children (gunicorn and Celery workers fork) are in their groups.
+        # A process that dies is started again by the supervisor (issue #14 defect 8), as
+        # compose's restart policy does.
+        assert "supervisor" in pids and _alive(pids["supervisor"])
+        for name in ("quality-worker", "retailer2"):
+            os.killpg(pids[name], signal.SIGKILL)
+            killed_at = time.monotonic()
+            pidfile = tmp_path / "run" / f"{name}.pid"
+            while time.monotonic() - killed_at < 30:
+                new = int(pidfile.read_text() or 0)
+                if new != pids[name] and _alive(new):
+                    break
+                time.sleep(0.2)
+            assert new != pids[name] and _alive(new), f"{name} was not restarted"
+            pids[name] = new
+        assert "restarted" in (tmp_path / "logs" / "supervisor.log").read_text()
+        # ...and answers again: retailer2's health, the worker in the status
+        wait_healthy = subprocess.run(
+            [sys.executable, "-c", "import httpx,time,sys\n"
+             f"u='http://127.0.0.1:{PORTS['RETAILER2_URL']}/health'\n"
+             "for _ in range(150):\n"
+             "  try:\n    httpx.get(u).raise_for_status(); sys.exit(0)\n"
+             "  except Exception: time.sleep(0.2)\nsys.exit(1)"], timeout=60)
+        assert wait_healthy.returncode == 0
+        status = _retail("status", env=env)
+        assert f"running (pid {pids['quality-worker']})" in status.stdout, status.stdout
     finally:
         down = _retail("down", env=env)
     assert down.returncode == 0, down.stdout + down.stderr
@@ -103,3 +131,70 @@ def test_a_placeholder_secret_is_refused():
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2
     assert "PIPELINE_API_TOKEN" in proc.stderr and "placeholder" in proc.stderr
+
+
+def _wait_run(url: str, run_id: str, timeout: float = 180) -> dict:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = httpx.get(f"{url}/runs/{run_id}", timeout=10).json()
+        if run["status"] not in ("queued", "running"):
+            return run
+        time.sleep(0.5)
+    pytest.fail(f"run {run_id} did not end in {timeout}s")
+
+
+@pytest.mark.slow
+def test_down_then_up_keeps_the_lake_and_a_replay_of_an_earlier_run_succeeds(
+        tmp_path, clean_warehouse, settings):
+    """Issue #14 defect 9: the lake lived in the S3 server's memory and `make down` lost it."""
+    import datetime as dt
+
+    import httpx
+
+    from retailers.db import init_db
+    from retailers.generator import seed_dates
+
+    day = dt.date(2024, 2, 20)
+    rids = ("retailer1", "retailer2", "retailer3")
+    db_urls = {rid: getattr(settings, rid).database_url for rid in rids}
+    for rid in rids:
+        init_db(rid, db_urls[rid])
+    # The session's master data (same seed, volumes and fault rate): other master data would
+    # empty every date the other tests seeded.
+    seed_dates(rids, day, day, settings=settings,
+               overrides={**SEED_OVERRIDES, "orders_per_day": 20}, database_urls=db_urls)
+    env = _env(tmp_path)
+    ingestion = f"http://127.0.0.1:{PORTS['INGESTION_PORT']}"
+    transformation = f"http://127.0.0.1:{PORTS['TRANSFORMATION_PORT']}"
+    auth = {"Authorization": f"Bearer {settings.pipeline_api_token.get_secret_value()}"}
+    up = _retail("up", env=env)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        resp = httpx.post(f"{ingestion}/runs", json={"date": day.isoformat()}, headers=auth,
+                          timeout=30)
+        assert resp.status_code == 202, resp.text
+        first = _wait_run(ingestion, resp.json()["runs"][0]["run_id"])
+        assert first["status"] in ("succeeded", "succeeded_with_warnings"), first
+    finally:
+        down = _retail("down", env=env)
+    assert down.returncode == 0, down.stdout + down.stderr
+    stored = sorted(p.relative_to(tmp_path / "lake") for p in (tmp_path / "lake").rglob("*")
+                    if p.is_file())
+    assert len([p for p in stored if p.parts[1] == "manifests"]) == 3, stored
+    up = _retail("up", env=env)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        resp = httpx.post(f"{transformation}/replays", json={"date": day.isoformat()},
+                          headers=auth, timeout=30)
+        assert resp.status_code == 202, resp.text
+        replay = _wait_run(ingestion, resp.json()["run_id"])
+        assert replay["status"] in ("succeeded", "succeeded_with_warnings"), replay
+        for rid in rids:
+            assert replay["retailers"][rid]["transform"]["status"] == "succeeded", replay
+    finally:
+        down = _retail("down", env=env)
+    assert down.returncode == 0, down.stdout + down.stderr

@@ -64,8 +64,11 @@ FAULTS = [
          "'staged', jsonb_build_object('order_lines', jsonb_build_object('records', 5, "
          "'duplicates', 0))) where run_id = :run and step = 'transform' "
          "and retailer_id = 'retailer2'")),
+    # A share needs a population (QUALITY_DUPLICATE_MIN_LINES): silver says 100 lines.
     ("dedup_collapses_lines", "order_lines_load_accounted", Status.FAIL,
-     sql("update ops.run_step set counts = jsonb_set(counts #- '{staged}', "
+     sql("with m as (" + MANIFEST.format("jsonb_set(manifest, '{counts,order_lines,normalized}', "
+                                         "'100')") + " returning 1) "
+         "update ops.run_step set counts = jsonb_set(counts #- '{staged}', "
          "'{fact_sales,inserted}', '2') where run_id = :run and step = 'transform' "
          "and retailer_id = 'retailer2'")),
     ("rejected_share_high", "rejected_share", Status.WARN,

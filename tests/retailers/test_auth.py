@@ -138,3 +138,55 @@ def test_bad_parameters_are_400(retailer_apps, retailer_id, path, params):
 def test_unknown_path_is_json_404(retailer_apps):
     with retailer_apps.client("retailer1") as client:
         assert_error(client.get("/api/v1/nothing"), 404)
+
+
+# Every endpoint that takes a day, by retailer, with the name of its day parameter.
+DAY_ENDPOINTS = [
+    ("retailer1", "/api/v1/order-lines", "date"), ("retailer1", "/api/v1/products", "date"),
+    ("retailer1", "/api/v1/customers", "date"), ("retailer1", "/api/v1/control-totals", "date"),
+    ("retailer2", "/v2/orders", "day"), ("retailer2", "/v2/catalog", "day"),
+    ("retailer2", "/v2/customers", "day"), ("retailer2", "/v2/reports/daily", "day"),
+    ("retailer3", "/api/orders", "date"), ("retailer3", "/api/order-items", "date"),
+    ("retailer3", "/api/order-events", "date"), ("retailer3", "/api/products", "date"),
+    ("retailer3", "/api/customers", "date"), ("retailer3", "/api/reports/control-totals", "date"),
+]
+HUGE = "99999999999999999999"  # beyond a 64-bit integer
+
+
+@pytest.mark.parametrize(("retailer_id", "path", "name"), DAY_ENDPOINTS)
+def test_days_out_of_range_are_400_not_500(retailer_apps, retailer_id, path, name):
+    """Issue #14 defect 3: 9999-12-31 overflowed computing the day's end (a 500)."""
+    from retailers.core.params import FIRST_DAY, LAST_DAY
+
+    with retailer_apps.client(retailer_id) as client:
+        for day in ("9999-12-31", "0001-01-01"):
+            body = assert_error(client.get(path, params={name: day}), 400, "bad_request")
+            assert "out of range" in body["detail"] and day in body["detail"]
+        # the first and last days served answer normally: nothing sold then
+        for day in (FIRST_DAY, LAST_DAY):
+            resp = client.get(path, params={name: day.isoformat()})
+            assert resp.status_code == 200, resp.text
+
+
+OFFSET_ENDPOINTS = [
+    ("retailer1", "/api/v1/order-lines", {"date": DAY}, "offset"),
+    ("retailer1", "/api/v1/stores", {}, "offset"),
+    ("retailer3", "/api/orders", {"date": DAY}, "page"),
+    ("retailer3", "/api/order-items", {"date": DAY}, "page"),
+    ("retailer3", "/api/stores", {}, "page"),
+]
+
+
+@pytest.mark.parametrize(("retailer_id", "path", "params", "name"), OFFSET_ENDPOINTS)
+def test_positions_out_of_range_are_400_not_500(retailer_apps, retailer_id, path, params, name):
+    """Issue #14 defect 3: an offset or page beyond 64 bits was a TypeError (a 500)."""
+    from retailers.core.params import MAX_POSITION
+
+    with retailer_apps.client(retailer_id) as client:
+        body = assert_error(client.get(path, params={**params, name: HUGE}), 400, "bad_request")
+        assert f"{name} must be at most {MAX_POSITION}" in body["detail"]
+        # the largest position allowed is served: past the end, no records
+        last = client.get(path, params={**params, name: MAX_POSITION})
+        assert last.status_code == 200, last.text
+        data = last.json()
+        assert (data.get("data") if "data" in data else data.get("items")) == []

@@ -68,7 +68,7 @@ def test_duplicate_lines_in_a_partition_load_once(lake):
     lake.land(data, run_id=run_id, duplicate_lines=7)
     result = lake.load(run_id, "retailer2", DAY)
     assert result.counts["staged"]["order_lines"] == {"records": len(data.order_lines) + 7,
-                                                      "duplicates": 7}
+                                                      "duplicates": 7, "exact_duplicates": 7}
     assert lake.scalar("select count(*) from warehouse.fact_sales") == len(data.order_lines)
     expected = sum(Decimal(x["line_total"]) for x in data.order_lines)
     assert lake.scalar("select sum(line_total) from warehouse.fact_sales") == expected

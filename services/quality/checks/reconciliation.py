@@ -181,7 +181,8 @@ def manifest_counts_consistent(ctx: CheckContext) -> Outcome:
     name="order_lines_load_accounted", kind="reconciliation", severity=Severity.CRITICAL,
     scope=Scope.RETAILER_DATE,
     threshold="silver lines = distinct loaded + duplicates removed, exactly; duplicates "
-              "<= QUALITY_DUPLICATE_SHARE_FAIL",
+              "that differ from the line kept <= QUALITY_DUPLICATE_SHARE_FAIL of silver "
+              "lines, judged from QUALITY_DUPLICATE_MIN_LINES silver lines on",
     description="Every silver order line is accounted for by the load: manifest normalized "
                 "= lines the load read = distinct lines upserted (fact_sales inserted + "
                 "updated + unchanged) + duplicates removed (the load's staged duplicates).",
@@ -205,10 +206,17 @@ def order_lines_load_accounted(ctx: CheckContext) -> Outcome:
     staged = (transform["counts"].get("staged") or {}).get("order_lines") or {}
     read = int(staged["records"]) if "records" in staged else silver
     duplicates = int(staged["duplicates"]) if "duplicates" in staged else silver - distinct
-    share = Decimal(duplicates) / silver if silver else Decimal(0)
+    # A line served twice, identical in every field, is the retailer's fault and loses
+    # nothing; only duplicates that differ from the line kept can be distinct lines that
+    # the dedup key collapsed. Loads that do not report exact copies count none.
+    exact = int(staged.get("exact_duplicates", 0))
+    differing = duplicates - exact
+    share = Decimal(differing) / silver if silver else Decimal(0)
     limit = Decimal(str(ctx.settings.duplicate_share_fail))
+    minimum = ctx.settings.duplicate_min_lines
     message = (f"{silver} silver lines; the load read {read}, upserted {distinct} distinct and "
-               f"removed {duplicates} duplicates ({float(share):.2%})")
+               f"removed {duplicates} duplicates ({exact} exact copies, {differing} differing: "
+               f"{float(share):.2%})")
     problems = []
     if read != silver:
         problems.append("the load did not read every silver line")
@@ -216,12 +224,18 @@ def order_lines_load_accounted(ctx: CheckContext) -> Outcome:
         problems.append("lines read != distinct upserted + duplicates removed")
     if duplicates < 0:
         problems.append("the load holds more lines than silver had")
-    elif share > limit:
+    elif exact < 0 or exact > duplicates:
+        problems.append("the load reports more exact copies than duplicates")
+    elif share > limit and silver >= minimum:
         problems.append("the dedup key collapses distinct lines")
+    elif share > limit:
+        # A share of a handful of lines says nothing (1 of 3 is 33%): not judged.
+        message += f"; fewer than {minimum} silver lines, so the share is not judged"
     if not problems:
         return Outcome(Status.PASS, round(share, 6), limit, message)
     detail = [{"silver_lines": silver, "lines_read": read, "distinct_upserted": distinct,
-               "duplicates_removed": duplicates, "fact_sales": loaded}]
+               "duplicates_removed": duplicates, "exact_duplicates": exact,
+               "fact_sales": loaded}]
     return Outcome(Status.FAIL, round(share, 6), limit, f"{message}: {'; '.join(problems)}",
                    detail)
 
