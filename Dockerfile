@@ -58,84 +58,65 @@ RUN for group in retailers ingestion beat transformation quality setup flower; d
 
 # --- the images ------------------------------------------------------------------------------
 
-# A simulated retailer, served by gunicorn. Also runs `retailers init-db` / `retailers seed`.
-FROM python AS retailers
-COPY --from=builder /opt/venvs/retailers /opt/venvs/retailers
-ENV PATH=/opt/venvs/retailers/bin:$PATH
+# What every image shares: it runs as `app`, from its own venv (each image holds one of these
+# directories; a venv cannot move, so each keeps its build path). An image's stage below
+# says only what is its own: its venv, its variables, its healthcheck and its command.
+FROM python AS runtime
+ENV PATH=/opt/venvs/retailers/bin:/opt/venvs/ingestion/bin:/opt/venvs/beat/bin:/opt/venvs/transformation/bin:/opt/venvs/quality/bin:/opt/venvs/setup/bin:/opt/venvs/flower/bin:$PATH
 USER app
+
+# A simulated retailer, served by gunicorn (port 5001-5003). Also runs `retailers init-db` /
+# `retailers seed`. /health answers from the app's own database (its control state).
+FROM runtime AS retailers
+COPY --from=builder /opt/venvs/retailers /opt/venvs/retailers
 ENV RETAILER_ID=retailer1 RETAILER_PORT=5001 RETAILER_WORKERS=2
-EXPOSE 5001 5002 5003
-# /health answers from the app's own database (it reads the retailer's control state).
-HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
-  CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ['RETAILER_PORT'], timeout=4)"
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ['RETAILER_PORT'], timeout=4)"
 CMD ["sh", "-c", "exec gunicorn -w \"$RETAILER_WORKERS\" -k gthread --threads 4 -b \"0.0.0.0:$RETAILER_PORT\" \"retailers.wsgi:create_app('$RETAILER_ID')\""]
 
-# The ingestion API (this command) and workers (`celery -A services.ingestion.tasks:celery_app
-# worker -Q ingestion`, whose healthcheck compose sets).
-FROM python AS ingestion
-COPY --from=builder /opt/venvs/ingestion /opt/venvs/ingestion
-ENV PATH=/opt/venvs/ingestion/bin:$PATH
-USER app
-ENV RETAIL_PROCESS_NAME=ingestion INGESTION_HOST=0.0.0.0 INGESTION_PORT=8001
-EXPOSE 8001
+# The ingestion API on port 8001 (this command) and workers (`celery -A
+# services.ingestion.tasks:celery_app worker -Q ingestion`, whose healthcheck compose sets).
 # /readyz answers only when PostgreSQL, Redis and S3 answer this process.
-HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
-  CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ['INGESTION_PORT'], timeout=4)"
+FROM runtime AS ingestion
+COPY --from=builder /opt/venvs/ingestion /opt/venvs/ingestion
+ENV RETAIL_PROCESS_NAME=ingestion INGESTION_HOST=0.0.0.0 INGESTION_PORT=8001
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ['INGESTION_PORT'], timeout=4)"
 CMD ["sh", "-c", "exec uvicorn services.ingestion.api:create_app --factory --host \"$INGESTION_HOST\" --port \"$INGESTION_PORT\" --no-access-log"]
 
 # Celery beat. Its healthcheck reads when the scheduler last sent a task: every 10 s while it
 # lives (the backfill slots), so an entry older than a minute means the schedule stopped.
-FROM python AS beat
+FROM runtime AS beat
 COPY --from=builder /opt/venvs/beat /opt/venvs/beat
-ENV PATH=/opt/venvs/beat/bin:$PATH
-USER app
 ENV RETAIL_PROCESS_NAME=beat
-HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
-  CMD ["python", "-m", "services.ingestion.beat", "/tmp/celerybeat-schedule", "--max-age", "60"]
-CMD ["celery", "-A", "services.ingestion.schedule:celery_app", "beat", \
-     "-S", "services.ingestion.beat:HeartbeatScheduler", "-s", "/tmp/celerybeat-schedule"]
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 CMD ["python", "-m", "services.ingestion.beat", "/tmp/celerybeat-schedule", "--max-age", "60"]
+CMD ["celery", "-A", "services.ingestion.schedule:celery_app", "beat", "-S", "services.ingestion.beat:HeartbeatScheduler", "-s", "/tmp/celerybeat-schedule"]
 
-# The transformation replay API (this command) and workers
+# The transformation replay API on port 8002 (this command) and workers
 # (`celery -A services.transformation.tasks:celery_app worker -Q transformation`).
-FROM python AS transformation
-COPY --from=builder /opt/venvs/transformation /opt/venvs/transformation
-ENV PATH=/opt/venvs/transformation/bin:$PATH
-USER app
-ENV RETAIL_PROCESS_NAME=transformation TRANSFORMATION_HOST=0.0.0.0 TRANSFORMATION_PORT=8002
-EXPOSE 8002
 # /readyz: the warehouse (with its marts installed) and the broker answer.
-HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
-  CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ['TRANSFORMATION_PORT'], timeout=4)"
+FROM runtime AS transformation
+COPY --from=builder /opt/venvs/transformation /opt/venvs/transformation
+ENV RETAIL_PROCESS_NAME=transformation TRANSFORMATION_HOST=0.0.0.0 TRANSFORMATION_PORT=8002
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ['TRANSFORMATION_PORT'], timeout=4)"
 CMD ["sh", "-c", "exec uvicorn services.transformation.api:create_app --factory --host \"$TRANSFORMATION_HOST\" --port \"$TRANSFORMATION_PORT\" --no-access-log"]
 
-# The quality API and page (this command) and workers
+# The quality API and page on port 8003 (this command) and workers
 # (`celery -A services.quality.tasks:celery_app worker -Q quality`).
-FROM python AS quality
-COPY --from=builder /opt/venvs/quality /opt/venvs/quality
-ENV PATH=/opt/venvs/quality/bin:$PATH
-USER app
-ENV RETAIL_PROCESS_NAME=quality QUALITY_HOST=0.0.0.0 QUALITY_PORT=8003
-EXPOSE 8003
 # /readyz: PostgreSQL and Redis answer (/health would turn 503 on a failed verdict).
-HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
-  CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ['QUALITY_PORT'], timeout=4)"
+FROM runtime AS quality
+COPY --from=builder /opt/venvs/quality /opt/venvs/quality
+ENV RETAIL_PROCESS_NAME=quality QUALITY_HOST=0.0.0.0 QUALITY_PORT=8003
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ['QUALITY_PORT'], timeout=4)"
 CMD ["sh", "-c", "exec uvicorn services.quality.api:create_app --factory --host \"$QUALITY_HOST\" --port \"$QUALITY_PORT\" --no-access-log"]
 
 # The one-shot setup: build (or bring up to date) the warehouse from the SQL in the wheel.
-FROM python AS setup
+FROM runtime AS setup
 COPY --from=builder /opt/venvs/setup /opt/venvs/setup
-ENV PATH=/opt/venvs/setup/bin:$PATH
-USER app
 ENV RETAIL_PROCESS_NAME=setup
 CMD ["retail", "db-init"]
 
-# Flower on the Celery broker.
-FROM python AS flower
+# Flower on the Celery broker (port 5555).
+FROM runtime AS flower
 COPY --from=builder /opt/venvs/flower /opt/venvs/flower
-ENV PATH=/opt/venvs/flower/bin:$PATH
-USER app
 ENV FLOWER_PORT=5555
-EXPOSE 5555
-HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
-  CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthcheck' % os.environ['FLOWER_PORT'], timeout=4)"
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthcheck' % os.environ['FLOWER_PORT'], timeout=4)"
 CMD ["sh", "-c", "exec celery -A shared.celery_app:celery_app flower --port=\"$FLOWER_PORT\" --address=0.0.0.0"]

@@ -7,7 +7,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup env servers db-init seed up down status logs demo test faults test-containers lint typecheck bench lock browser-deps clean
+.PHONY: help setup env servers db-init seed up down status logs demo test faults test-containers lint typecheck bench bench-marts lock browser-deps clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ typecheck: setup ## mypy on shared/ and services/
 
 bench: setup servers ## The benchmarks (not part of CI): make bench LINES=1000000
 	$(PYTHON) -m bench.run $(if $(LINES),--lines $(LINES))
+
+bench-marts: setup servers ## Marts refresh: SQL models vs the old plpgsql function, one run (LINES=1000000)
+	$(PYTHON) -m bench.bench_marts --lines $(or $(LINES),1000000) --json bench/results/marts-$$(date -u +%Y%m%dT%H%M%SZ)-$(or $(LINES),1000000).json
 
 LOCK_VENV := .data/lock-venv
 # The dependency groups the images install (./Dockerfile); the lock pins them all, and each

@@ -32,3 +32,34 @@ def assignments(names: Iterable[str], source: str) -> sql.Composed:
     """
     return sql.SQL(", ").join(
         sql.SQL("{} = {}").format(sql.Identifier(n), sql.Identifier(source, n)) for n in names)
+
+
+def earliest(names: Iterable[str], older: str, newer: str) -> sql.Composed:
+    """`least(o.a, n.a), least(o.b, n.b)`: per column, the earlier of two rows' instants.
+
+    Args:
+        names: the columns.
+        older: the table or alias of the stored row.
+        newer: the table or alias of the arriving row.
+    Returns:
+        The comma-separated expressions.
+    """
+    return sql.SQL(", ").join(
+        sql.SQL("least({}, {})").format(sql.Identifier(older, n), sql.Identifier(newer, n))
+        for n in names)
+
+
+def earliest_assignments(names: Iterable[str], older: str, newer: str) -> sql.Composed:
+    """`a = least(o.a, n.a), ...` for an UPDATE that only moves instants earlier.
+
+    Args:
+        names: the columns to set.
+        older: the alias of the row being updated.
+        newer: the alias of the arriving row.
+    Returns:
+        The comma-separated assignments.
+    """
+    return sql.SQL(", ").join(
+        sql.SQL("{} = least({}, {})").format(sql.Identifier(n), sql.Identifier(older, n),
+                                             sql.Identifier(newer, n))
+        for n in names)

@@ -39,16 +39,14 @@ cross join lateral (
   offset 0) d   -- keeps the subquery from being flattened into a join
 """
 
-# The version valid at the fact's created_at, or the first one for older facts.
-VERSION_MATCH = ("{t}.created_at < {v}.valid_to "
-                 "and ({t}.created_at >= {v}.valid_from or {v}.is_first)")
-
-ORDER_KEYS = f"""
+# The customer version valid at the order's created_at, or the first one for older orders
+# (fact_sales matches product versions the same way).
+ORDER_KEYS = """
 create temp table order_keys on commit drop as
 select o.order_id, c.member_key as customer_key, s.store_key
 from stg_orders o
 left join lk_customer c on c.member_id = o.customer_id
-     and {VERSION_MATCH.format(t="o", v="c")}
+     and o.created_at < c.valid_to and (o.created_at >= c.valid_from or c.is_first)
 left join warehouse.dim_store s on s.retailer_id = %(retailer_id)s and s.store_id = o.store_id
 """
 

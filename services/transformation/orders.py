@@ -14,31 +14,41 @@ Milestones only move earlier (`least`) and a status only moves forward
 
 from __future__ import annotations
 
+from psycopg import sql
+
+from services.transformation.compose import (
+    assignments,
+    columns,
+    earliest,
+    earliest_assignments,
+)
 from services.transformation.context import LoadContext
 from services.transformation.sales import write_bounded
 
 MILESTONES = ("paid", "shipped", "delivered", "canceled", "refunded")
-_AT = [f"{m}_at" for m in MILESTONES]
+MILESTONE_AT = tuple(f"{m}_at" for m in MILESTONES)
+
+# The order's own fields: a later partition's staged order replaces them.
+KEEP = ("order_date", "order_date_key", "customer_key", "store_key", "created_at",
+        "order_total", "order_total_usd", "currency")
 
 
-def _pivot(events: str) -> str:
-    """One row per order with the earliest occurrence of each milestone."""
-    cols = ", ".join(f"min(occurred_at) filter (where event_type = '{m}') as {m}_at"
-                     for m in MILESTONES)
-    return f"select order_id, {cols} from ({events}) e group by order_id"
+def pivot(events: str) -> sql.Composed:
+    """One row per order with the earliest occurrence of each milestone among `events`."""
+    firsts = sql.SQL(", ").join(
+        sql.SQL("min(occurred_at) filter (where event_type = {}) as {}").format(
+            sql.Literal(m), sql.Identifier(at))
+        for m, at in zip(MILESTONES, MILESTONE_AT, strict=True))
+    return sql.SQL("select order_id, {} from ({}) e group by order_id").format(
+        firsts, sql.SQL(events))
 
 
-_KEEP = ("order_date", "order_date_key", "customer_key", "store_key", "created_at",
-         "order_total", "order_total_usd", "currency")
-
-WRITE_ORDERS = f"""
+# {ev} pivots this partition's events and the pending ones of its orders; {keep} and {at}
+# (with a table prefix: {f_keep}, {s_keep}, {f_at}, {s_at}, {ev_at}) are KEEP and
+# MILESTONE_AT; {bound} is where write_bounded looks for the existing row.
+WRITE_ORDERS = """
 with ev as (
-  {_pivot('''select order_id, event_type, occurred_at from stg_order_events
-             union all
-             select p.order_id, p.event_type, p.occurred_at
-             from warehouse.pending_order_event p
-             where p.retailer_key = %(retailer_key)s
-               and p.order_id in (select order_id from stg_orders)''')}
+  {ev}
 ), waiting_lines as (
   select p.order_id, p.lines from warehouse.pending_order_line p
   where p.retailer_key = %(retailer_key)s and p.order_id in (select order_id from stg_orders)
@@ -46,18 +56,15 @@ with ev as (
   select s.*, f.ctid as row_id, f.order_date as old_date,
          f.ctid is not null
            and (s.added_lines <> 0
-                or ({", ".join(f"f.{c}" for c in _KEEP)}, f.status,
-                    {", ".join(f"f.{a}" for a in _AT)})
+                or ({f_keep}, f.status, {f_at})
                    is distinct from
-                   ({", ".join(f"s.{c}" for c in _KEEP)},
-                    warehouse.order_status_max(f.status, s.status),
-                    {", ".join(f"least(f.{a}, s.{a})" for a in _AT)})) as changed
+                   ({s_keep}, warehouse.order_status_max(f.status, s.status), {f_s_earliest}))
+             as changed
   from (
     select o.order_id, fx.day as order_date, fx.date_key as order_date_key, k.customer_key,
            k.store_key, o.created_at, o.order_total,
            round(o.order_total * fx.usd_per_unit, 2) as order_total_usd, o.currency,
-           warehouse.order_status_of(o.status, {", ".join(f"ev.{a}" for a in _AT)}) as status,
-           {", ".join(f"ev.{a}" for a in _AT)},
+           warehouse.order_status_of(o.status, {ev_at}) as status, {ev_at},
            coalesce(nl.n, 0) + coalesce(w.lines, 0) as added_lines
     from stg_orders o
     join order_keys k on k.order_id = o.order_id
@@ -67,21 +74,19 @@ with ev as (
     left join waiting_lines w on w.order_id = o.order_id
   ) s
   left join warehouse.fact_orders f on f.retailer_key = %(retailer_key)s and f.order_id = s.order_id
-       and {{bound}}
+       and {bound}
 ), upd as (
   update warehouse.fact_orders f
-  set {", ".join(f"{c} = s.{c}" for c in _KEEP)},
-      status = warehouse.order_status_max(f.status, s.status),
-      {", ".join(f"{a} = least(f.{a}, s.{a})" for a in _AT)},
+  set {assign_keep}, status = warehouse.order_status_max(f.status, s.status), {assign_at},
       line_count = f.line_count + s.added_lines, run_id = %(run_id)s::uuid, updated_at = now()
   from src s
   where f.ctid = any(array(select row_id from src where changed)) and f.ctid = s.row_id
   returning s.old_date, f.order_date
 ), ins as (
-  insert into warehouse.fact_orders (retailer_key, order_id, {", ".join(_KEEP)}, status,
-                                     {", ".join(_AT)}, line_count, run_id)
-  select %(retailer_key)s, s.order_id, {", ".join(f"s.{c}" for c in _KEEP)}, s.status,
-         {", ".join(f"s.{a}" for a in _AT)}, s.added_lines, %(run_id)s::uuid
+  insert into warehouse.fact_orders (retailer_key, order_id, {keep}, status, {at}, line_count,
+                                     run_id)
+  select %(retailer_key)s, s.order_id, {s_keep}, s.status, {s_at}, s.added_lines,
+         %(run_id)s::uuid
   from src s where s.row_id is null
   returning order_date
 )
@@ -91,6 +96,21 @@ select 'updated', order_date, count(*) from upd group by order_date
 union all
 select 'moved', old_date, count(*) from upd where old_date <> order_date group by old_date
 """
+
+WRITE_ORDERS_PARTS: dict[str, sql.Composable] = {
+    "ev": pivot("""select order_id, event_type, occurred_at from stg_order_events
+             union all
+             select p.order_id, p.event_type, p.occurred_at
+             from warehouse.pending_order_event p
+             where p.retailer_key = %(retailer_key)s
+               and p.order_id in (select order_id from stg_orders)"""),
+    "keep": columns(KEEP), "f_keep": columns(KEEP, "f"), "s_keep": columns(KEEP, "s"),
+    "at": columns(MILESTONE_AT), "f_at": columns(MILESTONE_AT, "f"),
+    "s_at": columns(MILESTONE_AT, "s"), "ev_at": columns(MILESTONE_AT, "ev"),
+    "f_s_earliest": earliest(MILESTONE_AT, "f", "s"),
+    "assign_keep": assignments(KEEP, "s"),
+    "assign_at": earliest_assignments(MILESTONE_AT, "f", "s"),
+}
 
 # Applied to the staged orders above: no longer pending.
 DELETE_APPLIED = """
@@ -106,33 +126,34 @@ with e as (
 select (select count(*) from e), (select count(*) from l)
 """
 
-_EV_LEAST = ", ".join(f"least(f.{a}, ev.{a})" for a in _AT)
-
 # Events and new lines of orders loaded by earlier partitions.
-UPDATE_EARLIER_ORDERS = f"""
+UPDATE_EARLIER_ORDERS = sql.SQL("""
 with ev as (
-  {_pivot('''select e.order_id, e.event_type, e.occurred_at from stg_order_events e
-             where not exists (select 1 from stg_orders o where o.order_id = e.order_id)''')}
+  {ev}
 ), lines as (
   select nl.order_id, nl.n from new_lines nl
   where not exists (select 1 from stg_orders o where o.order_id = nl.order_id)
 ), changes as (
-  select coalesce(ev.order_id, lines.order_id) as order_id, {", ".join(f"ev.{a}" for a in _AT)},
+  select coalesce(ev.order_id, lines.order_id) as order_id, {ev_at},
          coalesce(lines.n, 0) as added_lines
   from ev full join lines on lines.order_id = ev.order_id
 ), up as (
   update warehouse.fact_orders f
-  set {", ".join(f"{a} = least(f.{a}, ev.{a})" for a in _AT)},
-      status = warehouse.order_status_max(
-                 f.status, warehouse.order_status_of(null, {", ".join(f"ev.{a}" for a in _AT)})),
+  set {assign_at},
+      status = warehouse.order_status_max(f.status, warehouse.order_status_of(null, {ev_at})),
       line_count = f.line_count + ev.added_lines, run_id = %(run_id)s::uuid, updated_at = now()
   from changes ev
   where f.retailer_key = %(retailer_key)s and f.order_id = ev.order_id
-    and (ev.added_lines <> 0 or ({", ".join(f"f.{a}" for a in _AT)}) is distinct from ({_EV_LEAST}))
+    and (ev.added_lines <> 0 or ({f_at}) is distinct from ({f_ev_earliest}))
   returning f.order_date
 )
 select order_date, count(*) from up group by order_date
-"""
+""").format(
+    ev=pivot("""select e.order_id, e.event_type, e.occurred_at from stg_order_events e
+             where not exists (select 1 from stg_orders o where o.order_id = e.order_id)"""),
+    ev_at=columns(MILESTONE_AT, "ev"), f_at=columns(MILESTONE_AT, "f"),
+    assign_at=earliest_assignments(MILESTONE_AT, "f", "ev"),
+    f_ev_earliest=earliest(MILESTONE_AT, "f", "ev"))
 
 # Events and lines of orders that are nowhere yet wait for them.
 KEEP_PENDING_EVENTS = """
@@ -190,7 +211,7 @@ def load_orders(ctx: LoadContext, staged_orders: int) -> None:
                 "select order_id from warehouse.pending_order_line "
                 "where retailer_key = %(retailer_key)s "
                 "and order_id in (select order_id from stg_orders)")
-    rows = write_bounded(ctx, WRITE_ORDERS, "stg_orders")
+    rows = write_bounded(ctx, WRITE_ORDERS, "stg_orders", **WRITE_ORDERS_PARTS)
     ctx.touch(day for _, day, _ in rows)
     inserted = sum(n for kind, _, n in rows if kind == "inserted")
     updated = sum(n for kind, _, n in rows if kind == "updated")

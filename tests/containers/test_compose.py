@@ -159,9 +159,12 @@ def test_the_dockerfile_builds_from_an_arg_base_installs_the_wheel_and_runs_as_n
     assert re.search(r"^FROM \$\{PYTHON_IMAGE\} AS python$", DOCKERFILE, re.M)
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
+    # Every image stage builds on `runtime`, which switches to a user that is not root.
+    assert re.search(r"^USER (?!root)\w+", stage("runtime"), re.M), "the images run as root"
     for name in {target(s) for s in ours()}:
+        assert re.search(rf"^FROM runtime AS {name}$", DOCKERFILE, re.M), name
         text = stage(name)
-        assert re.search(r"^USER (?!root)\w+", text, re.M), f"{name} runs as root"
+        assert "USER" not in text, f"{name} changes the user"
         # Only its own venv, built from the wheel with its own dependency group.
         assert f"COPY --from=builder /opt/venvs/{name} " in text, name
         assert name in extras, f"pyproject.toml has no group {name}"

@@ -24,7 +24,6 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from decimal import Decimal
 
 import httpx
 import psycopg2
@@ -34,8 +33,8 @@ from packaging.requirements import Requirement
 from suite.processes import ManagedProcess, port_open
 from tests.containers import compose
 from tests.containers.engine import TARGETS, Build, Container, build, image_env, normalize
-from tests.e2e.test_pipeline import MARTS
-from tests.e2e.truth import actual_marts, expected_marts, source_rows
+from tests.e2e.client import SUCCESS, RunClient
+from tests.e2e.truth import assert_marts_match, source_rows
 from tests.fixtures.core import LOG_DIR
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1500)]
@@ -51,8 +50,6 @@ PG = "postgresql://postgres@127.0.0.1:5432"
 WAREHOUSE = f"{PG}/retail_analytics_ctr{NS}"
 RETAILER_DBS = {rid: f"{PG}/{rid}_ctr{NS}" for rid in ("retailer1", "retailer2", "retailer3")}
 TAG = f"test-ns{NS}"
-SUCCESS = ("succeeded", "succeeded_with_warnings")
-FINAL = (*SUCCESS, "failed", "canceled")
 
 # Values for compose's variable names on this machine. A name compose gives a service and
 # that is not here takes compose's own value (its default, or a literal).
@@ -180,8 +177,8 @@ class Stack:
     def __init__(self, containers: dict[str, Container], one_shots: dict[str, str]):
         self.containers = containers
         self.one_shots = one_shots
-        self.api = f"http://127.0.0.1:{PORTS['ingestion']}"
-        self.headers = {"Authorization": f"Bearer {VALUES['PIPELINE_API_TOKEN']}"}
+        self.client = RunClient(f"http://127.0.0.1:{PORTS['ingestion']}",
+                                VALUES["PIPELINE_API_TOKEN"])
 
 
 def _wait_healthy(ctrs: list[Container], timeout: float) -> None:
@@ -316,17 +313,7 @@ def test_beat_proves_its_schedule_ticks(stack):
 
 def test_a_seeded_date_reaches_its_verdict_and_the_warehouse_equals_the_sources(stack):
     day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    resp = httpx.post(f"{stack.api}/runs", json={"date": day.isoformat()},
-                      headers=stack.headers, timeout=30)
-    assert resp.status_code == 202, resp.text
-    run_id = resp.json()["runs"][0]["run_id"]
-    deadline = time.monotonic() + 300
-    while True:
-        run = httpx.get(f"{stack.api}/runs/{run_id}", timeout=30).json()
-        if run["status"] in FINAL:
-            break
-        assert time.monotonic() < deadline, f"run {run_id} did not end: {run}"
-        time.sleep(1)
+    run = stack.client.wait(stack.client.post_run(day), timeout=300)
     assert run["status"] in SUCCESS, run
 
     conn = connect(WAREHOUSE)
@@ -341,15 +328,7 @@ def test_a_seeded_date_reaches_its_verdict_and_the_warehouse_equals_the_sources(
         for rid in RETAILER_DBS:
             want = sum(1 for ln in lines if ln["retailer_id"] == rid)
             assert facts.get(rid) == want, f"{rid}: fact_sales {facts.get(rid)} != source {want}"
-        expected = expected_marts(conn, RETAILER_DBS, day, day)
-        actual = actual_marts(conn, day, MARTS)
-        for mart in MARTS:
-            for rid, columns in expected[mart].items():
-                for column, value in columns.items():
-                    got = actual[mart][rid][column]
-                    if isinstance(value, Decimal | float) or isinstance(got, Decimal):
-                        value = None if value is None else Decimal(str(value))
-                    assert got == value, f"{mart}.{column} for {rid}: {got} != {value}"
+        actual = assert_marts_match(conn, RETAILER_DBS, day, day)
         assert actual["daily_orders"]["ALL"]["orders_created"] > 100
     finally:
         conn.close()

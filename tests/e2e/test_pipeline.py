@@ -12,16 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator
-from decimal import Decimal
+from dataclasses import dataclass, field
 
-import httpx
 import psycopg2
 import pytest
 from sqlalchemy import text
 
 from shared import ops
 from suite.processes import ManagedProcess, free_port
-from tests.e2e.truth import actual_marts, expected_marts
+from tests.e2e.client import SUCCESS, RunClient
+from tests.e2e.truth import actual_marts, assert_marts_match
 from tests.fixtures.core import (
     api_process,
     celery_worker,
@@ -30,47 +30,28 @@ from tests.fixtures.core import (
 )
 
 DAY1, DAY2, DAY3 = dt.date(2024, 1, 15), dt.date(2024, 1, 16), dt.date(2024, 1, 17)
-SUCCESS = ("succeeded", "succeeded_with_warnings")
-FINAL = (*SUCCESS, "failed", "canceled")
-MARTS = ("daily_orders", "daily_revenue", "order_funnel", "order_cancellations",
-         "fulfillment_times")
 # Short leases so a killed worker's step is re-sent within seconds, not minutes.
 WORKER_ENV = {"STEP_LEASE_SECONDS": "8"}
 # Columns that say when or by which run a row was written, not what it says.
 VOLATILE = {"run_id", "loaded_at", "updated_at", "refreshed_at"}
 
 
-class Suite:
+@dataclass
+class Suite(RunClient):
     """The running processes of the suite and how to talk to them."""
 
-    def __init__(self, api_url: str, token: str, workers: dict[str, ManagedProcess]):
-        self.api_url = api_url
-        self.headers = {"Authorization": f"Bearer {token}"}
-        self.workers = workers
+    workers: dict[str, ManagedProcess] = field(default_factory=dict)
 
-    def post_run(self, day: dt.date) -> str:
-        resp = httpx.post(f"{self.api_url}/runs", json={"date": day.isoformat()},
-                          headers=self.headers, timeout=30)
-        assert resp.status_code == 202, resp.text
-        return resp.json()["runs"][0]["run_id"]
+    def wait_sweeping(self, run_id: str, timeout: float = 240, every: float = 2) -> dict:
+        """Wait for the run, sweeping every `every` seconds as beat would (it is off)."""
+        last = [time.monotonic()]
 
-    def get_run(self, run_id: str) -> dict:
-        resp = httpx.get(f"{self.api_url}/runs/{run_id}", timeout=30)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    def wait(self, run_id: str, timeout: float = 180, sweep_every: float | None = None) -> dict:
-        deadline = time.monotonic() + timeout
-        last_sweep = time.monotonic()
-        while time.monotonic() < deadline:
-            run = self.get_run(run_id)
-            if run["status"] in FINAL:
-                return run
-            if sweep_every and time.monotonic() - last_sweep > sweep_every:
+        def sweep_now() -> None:
+            if time.monotonic() - last[0] > every:
                 sweep(stale_seconds=int(WORKER_ENV["STEP_LEASE_SECONDS"]))
-                last_sweep = time.monotonic()
-            time.sleep(0.5)
-        pytest.fail(f"run {run_id} did not end in {timeout}s: {self.get_run(run_id)}")
+                last[0] = time.monotonic()
+
+        return self.wait(run_id, timeout, meanwhile=sweep_now)
 
 
 def sweep(stale_seconds: int) -> list[ops.StepRef]:
@@ -115,17 +96,7 @@ def warehouse(settings) -> Iterator:
 
 
 def assert_marts_equal_sources(warehouse, retailer_apps, day: dt.date, known: dt.date) -> dict:
-    expected = expected_marts(warehouse, retailer_apps.database_urls, day, known)
-    actual = actual_marts(warehouse, day, MARTS)
-    for mart in MARTS:
-        assert set(actual[mart]) == {"retailer1", "retailer2", "retailer3", "ALL"}, mart
-        for rid, columns in expected[mart].items():
-            for column, value in columns.items():
-                got = actual[mart][rid][column]
-                if isinstance(value, Decimal | float) or isinstance(got, Decimal):
-                    value = None if value is None else Decimal(str(value))
-                assert got == value, f"{mart}.{column} for {rid} on {day}: {got} != {value}"
-    return actual
+    return assert_marts_match(warehouse, retailer_apps.database_urls, day, known)
 
 
 def assert_reconciled(engine, run_id: str) -> None:
@@ -221,7 +192,7 @@ def test_killing_the_transformation_worker_mid_run_still_ends_exact(
         blocker.rollback()
         blocker.close()
     suite.workers["transformation"].start().wait_healthy(90)
-    run = suite.wait(run_id, timeout=240, sweep_every=2)
+    run = suite.wait_sweeping(run_id)
     assert run["status"] in SUCCESS, run
     attempts = [run["retailers"][r]["transform"]["attempts"] for r in run["retailers"]]
     assert max(attempts) >= 2  # the killed load was redone

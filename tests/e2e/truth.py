@@ -16,6 +16,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import psycopg2
 import psycopg2.extras
 
+# The marts compared with answers computed here (product and category revenue are
+# compared in tests/transformation/test_marts.py).
+MARTS = ("daily_orders", "daily_revenue", "order_funnel", "order_cancellations",
+         "fulfillment_times")
+
 # Per retailer: its orders created on %(day)s, with the lifecycle known by %(known)s, and
 # its order lines (one per order and line number), money in the retailer's currency.
 ORDERS = {
@@ -213,3 +218,21 @@ def actual_marts(conn, day: dt.date, names) -> dict[str, dict[str, dict]]:
             out[name] = {r["retailer_id"]: dict(r) for r in cur.fetchall()}
     conn.rollback()
     return out
+
+
+def assert_marts_match(conn, database_urls: Mapping[str, str], day: dt.date, known: dt.date,
+                       **drop: Collection) -> dict[str, dict[str, dict]]:
+    """Every mart of MARTS for `day` equals the answers computed from the retailers' own
+    databases: a row per retailer of `database_urls` and 'ALL', exact counts, money to the
+    cent. Returns the marts as the pipeline wrote them."""
+    expected = expected_marts(conn, database_urls, day, known, **drop)
+    actual = actual_marts(conn, day, MARTS)
+    for mart in MARTS:
+        assert set(actual[mart]) == {*database_urls, "ALL"}, mart
+        for rid, columns in expected[mart].items():
+            for column, value in columns.items():
+                got = actual[mart][rid][column]
+                if isinstance(value, Decimal | float) or isinstance(got, Decimal):
+                    value = None if value is None else Decimal(str(value))
+                assert got == value, f"{mart}.{column} for {rid} on {day}: {got} != {value}"
+    return actual
