@@ -7,7 +7,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup env servers db-init seed up down status logs demo test faults test-containers lint typecheck bench bench-marts lock browser-deps clean
+.PHONY: help setup env servers db-init seed up down status logs demo test faults test-containers lint typecheck bench bench-backfill bench-marts lock browser-deps clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ typecheck: setup ## mypy on shared/ and services/
 
 bench: setup servers ## The benchmarks (not part of CI): make bench LINES=1000000
 	$(PYTHON) -m bench.run $(if $(LINES),--lines $(LINES))
+
+bench-backfill: setup servers ## Backfill years of small dates: the per-date cost against history (DAYS=1100 LINES=10000)
+	$(PYTHON) -m bench.bench_backfill --days $(or $(DAYS),1100) --lines-per-day $(or $(LINES),10000)
 
 bench-marts: setup servers ## Marts refresh: SQL models vs the old plpgsql function, one run (LINES=1000000)
 	$(PYTHON) -m bench.bench_marts --lines $(or $(LINES),1000000) --json bench/results/marts-$$(date -u +%Y%m%dT%H%M%SZ)-$(or $(LINES),1000000).json

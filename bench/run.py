@@ -42,6 +42,7 @@ os.environ.update(ENV)  # before anything reads settings
 import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from bench.cpu import CpuSampler  # noqa: E402
 from services.ingestion.settings import IngestionApiOptions  # noqa: E402
 from shared.run_models import parse_run_status  # noqa: E402
 from suite.settings import SuiteView  # noqa: E402
@@ -62,6 +63,40 @@ def group_peak_rss_mb(pgid: int) -> float:
             if line.startswith("VmHWM:"):
                 peak = max(peak, int(line.split()[1]))
     return round(peak / 1024, 1)
+
+
+def bench_backends():
+    """A function giving the pids of the PostgreSQL backends of the benchmark's databases
+    (the warehouse and the retailers'): PostgreSQL's share of the CPU."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    s = SuiteView()
+    names = [make_url(s.database_url).database,
+             *(make_url(getattr(s, rid).database_url).database for rid in s.retailer_ids)]
+    conn = psycopg2.connect(make_url(s.database_url).set(database="postgres")
+                            .render_as_string(hide_password=False))
+    conn.autocommit = True
+
+    def pids() -> list[int]:
+        with conn.cursor() as cur:
+            cur.execute("select pid from pg_stat_activity where datname = any(%s)", (names,))
+            return [r[0] for r in cur.fetchall()]
+
+    return pids
+
+
+def download_only_day(retailer_ids: list[str]) -> float:
+    """Seconds to page every resource of the day at every retailer side by side, as the
+    ingestion workers do, keeping nothing (the same client, auth and page size)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench.bench_ingestion import download_only
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(retailer_ids)) as pool:
+        list(pool.map(lambda rid: download_only(rid, DAY.isoformat()), retailer_ids))
+    return time.perf_counter() - started
 
 
 def prepare(lines: int) -> int:
@@ -92,6 +127,9 @@ def run_once(lines: int) -> dict:
     stack_settings = load_stack_or_exit()
     stack.up(stack_settings, echo=lambda *_: None)
     try:
+        names = [svc.name for svc in stack.services(stack_settings)]
+        cpu = CpuSampler({n: stack.running_pid(n) or -1 for n in names},
+                         backend_pids=bench_backends()).start()
         started = time.perf_counter()
         resp = httpx.post(f"http://127.0.0.1:{IngestionApiOptions().port}/runs",
                           json={"date": DAY.isoformat()},
@@ -107,8 +145,9 @@ def run_once(lines: int) -> dict:
                 break
             time.sleep(0.25)
         total = time.perf_counter() - started
-        rss = {svc.name: group_peak_rss_mb(stack.running_pid(svc.name) or -1)
-               for svc in stack.services(stack_settings)}
+        cpu_seconds = cpu.stop()
+        rss = {name: group_peak_rss_mb(stack.running_pid(name) or -1) for name in names}
+        download_s = download_only_day(SuiteView().retailer_ids)
     finally:
         stack.down(echo=lambda *_: None)
     with get_engine().connect() as conn:
@@ -127,7 +166,12 @@ def run_once(lines: int) -> dict:
             "stages": {k: {"wall_s": round(v, 2),
                            "lines_per_s": round((source or 0) / v) if v else None}
                        for k, v in walls.items()},
-            "peak_rss_mb": rss}
+            "peak_rss_mb": rss,
+            "download_only_s": round(download_s, 2),
+            "post_to_verdict_over_download_only": round(total / download_s, 2),
+            "cpu_seconds": {**cpu_seconds, "total": round(sum(cpu_seconds.values()), 1)},
+            "cpu_seconds_per_million_lines": round(
+                sum(cpu_seconds.values()) / max(source, 1) * 1_000_000, 1)}
 
 
 def stage_benchmark(module: str, *args: str) -> dict:
@@ -206,6 +250,11 @@ def report(result: dict, small: int, large: int) -> None:
             rate = f"{st['lines_per_s']:,}" if st.get("lines_per_s") else "-"
             rows.append(f"{'':14}{stage:<10} wall {st.get('wall_s', 0):>7.1f}s   "
                         f"{rate:>10} lines/s")
+        rows.append(f"{'':14}download-only {run['download_only_s']:.1f}s, POST -> verdict / "
+                    f"download-only {run['post_to_verdict_over_download_only']:.2f}x")
+        cpu = ", ".join(f"{k} {v:.1f}" for k, v in run["cpu_seconds"].items())
+        rows.append(f"{'':14}CPU s: {cpu}; per million lines "
+                    f"{run['cpu_seconds_per_million_lines']:.1f}")
         rss = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run["peak_rss_mb"].items()))
         rows.append(f"{'':14}peak RSS MB: {rss}")
     rows.append("ratios (same run):")
