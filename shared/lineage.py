@@ -46,7 +46,8 @@ from shared.settings import DatabaseSettings, LineageSettings, S3Settings, curre
 
 log = logging.getLogger(__name__)
 
-PRODUCER = "https://github.com/retail-pipeline/retail-pipeline"
+# Who wrote the events (a URI, as the spec asks; the suite has no public address).
+PRODUCER = "urn:retail-pipeline:steps"
 PARENT_JOB = "run"
 SUCCESS_STATUSES = ("pass", "warn")
 # Schema-qualified relations a check's SQL reads (its assertions go on those datasets).
