@@ -16,3 +16,8 @@ create index if not exists run_created_ix on ops.run (created_at);
 create index if not exists run_step_latest_ix
   on ops.run_step (step, retailer_id, finished_at desc)
   where status = 'succeeded';
+-- The steps that ended in a time range (the ended steps' sums read only what ended since
+-- the last scrape).
+create index if not exists run_step_ended_ix
+  on ops.run_step (finished_at)
+  where status in ('succeeded', 'failed', 'dead', 'skipped');

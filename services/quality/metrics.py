@@ -1,10 +1,12 @@
 """The pipeline's figures for Prometheus, computed from the ops and quality tables at scrape
 time (so they are right whatever worker did the work, and survive any restart).
 
-The quality API exposes them at `GET /metrics` beside its process metrics. Every query is
-bounded: the counts by status group a few thousand narrow rows, and every "latest"
-figure is one short walk of an index of `database/init/60_observability.sql`, never a scan
-of the history (bench/bench_metrics.py measures a scrape with 1,000 runs stored).
+The quality API exposes them at `GET /metrics` beside its process metrics. No scrape reads
+the whole history: every "latest" figure is one short walk of an index of
+`database/init/60_observability.sql`, the steps not yet ended are few, and the ended steps'
+sums (counts, durations, lines) are kept in the process and brought up to date from the
+steps that ended since the last scrape (`EndedSteps`); only the runs by status are counted
+over ops.run. bench/bench_metrics.py measures a scrape with 1,000 and 10,000 runs stored.
 
 Labels are low-cardinality only: retailer, stage (ingest, transform, quality), status,
 phase (received, normalized, rejected, loaded), check. Never a run id or a date.
@@ -35,8 +37,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client.core import (
@@ -70,8 +74,118 @@ DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1
 # The view a stream consumer provides for its lag (one row per stream and consumer).
 LAG_VIEW = "ops.stream_consumer_lag"
 
-# An ingest step's order lines (received, normalized, rejected) and a transform step's
-# lines written to fact_sales (inserted, updated or unchanged), from ops.run_step.counts.
+# The steps that ended in [since, until), summed per stage, status, retailer and duration
+# bucket (width_bucket: 0 below the first bound, i for [bound i, bound i+1); -1: no
+# duration, a skipped step). Lines: an ingest step's order lines (received, normalized,
+# rejected) and a transform step's lines written to fact_sales (inserted, updated or
+# unchanged), from ops.run_step.counts (empty on a step that did not succeed).
+ENDED_SQL = """
+    select step, status, retailer_id,
+           coalesce(width_bucket(seconds, cast(:bounds as float8[])), -1) as bucket,
+           count(*) as n, coalesce(sum(seconds), 0) as seconds,
+           sum(received) as received, sum(normalized) as normalized,
+           sum(rejected) as rejected, sum(loaded) as loaded
+    from (
+      select step, status, retailer_id,
+             case when status in ('succeeded', 'failed', 'dead') and started_at is not null
+                  then extract(epoch from finished_at - started_at)::float8 end as seconds,
+             case when step = 'ingest'
+                  then coalesce((counts->'order_lines'->>'received')::bigint, 0) end
+               as received,
+             case when step = 'ingest'
+                  then coalesce((counts->'order_lines'->>'normalized')::bigint, 0) end
+               as normalized,
+             case when step = 'ingest'
+                  then coalesce((counts->'order_lines'->>'rejected')::bigint, 0) end
+               as rejected,
+             case when step = 'transform'
+                  then coalesce((counts->'fact_sales'->>'inserted')::bigint, 0)
+                       + coalesce((counts->'fact_sales'->>'updated')::bigint, 0)
+                       + coalesce((counts->'fact_sales'->>'unchanged')::bigint, 0) end
+               as loaded
+      from ops.run_step
+      where status in ('succeeded', 'failed', 'dead', 'skipped')
+        and finished_at >= :since and finished_at < :until) ended
+    group by 1, 2, 3, 4
+"""
+# A step's end is settled (counted once and for all) once it ended this long ago: its
+# transaction has committed by then (a step records its end just before it commits).
+SETTLE_SECONDS = 600
+DURATION_STATUSES = ("succeeded", "failed", "dead")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+FOREVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass
+class Tally:
+    """Ended steps of one stage, status and retailer: how many, their durations, lines."""
+
+    count: int = 0
+    seconds: float = 0.0
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
+    lines: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PHASES, 0))
+
+    def add(self, other: Tally) -> None:
+        self.count += other.count
+        self.seconds += other.seconds
+        self.buckets = [a + b for a, b in zip(self.buckets, other.buckets, strict=True)]
+        for phase in PHASES:
+            self.lines[phase] += other.lines[phase]
+
+
+Key = tuple[str, str, str]  # stage, status, retailer
+
+
+class EndedSteps:
+    """The ended steps of every run, summed, read without re-reading the history.
+
+    An ended step never changes again, so the sums of the steps that ended before a
+    watermark are kept in the process (`settled`), and each scrape reads only what ended
+    since: the steps that ended in the last SETTLE_SECONDS (re-read each time, as a step
+    that ended a moment ago may not have committed yet) and those that settled since the
+    last scrape, both a range of the `run_step_ended_ix` index. The first scrape of a
+    process reads the whole history once. Rows deleted from ops.run_step (a run deleted)
+    stay counted until the process restarts, as counters do.
+    """
+
+    def __init__(self, settle_seconds: float = SETTLE_SECONDS) -> None:
+        self.settle_seconds = settle_seconds
+        self.settled: dict[Key, Tally] = {}
+        self.settled_before = EPOCH
+        self.lock = threading.Lock()
+
+    def _sums(self, conn: Connection, since: dt.datetime,
+              until: dt.datetime | None) -> dict[Key, Tally]:
+        out: dict[Key, Tally] = {}
+        rows = conn.execute(text(ENDED_SQL), {
+            "bounds": list(DURATION_BUCKETS),
+            "since": since, "until": until or FOREVER})
+        for row in rows:
+            tally = out.setdefault((row.step, row.status, row.retailer_id), Tally())
+            tally.count += row.n
+            tally.seconds += float(row.seconds)
+            if row.bucket >= 0:
+                tally.buckets[row.bucket] += row.n
+            for phase in PHASES:
+                tally.lines[phase] += int(getattr(row, phase) or 0)
+        return out
+
+    def read(self, conn: Connection) -> dict[Key, Tally]:
+        """Every ended step, summed per stage, status and retailer."""
+        with self.lock:
+            now = conn.execute(text("select clock_timestamp()")).scalar_one()
+            cutoff = now - dt.timedelta(seconds=self.settle_seconds)
+            if cutoff > self.settled_before:
+                for key, tally in self._sums(conn, self.settled_before, cutoff).items():
+                    self.settled.setdefault(key, Tally()).add(tally)
+                self.settled_before = cutoff
+            total: dict[Key, Tally] = {}
+            for part in (self.settled, self._sums(conn, self.settled_before, None)):
+                for key, tally in part.items():
+                    total.setdefault(key, Tally()).add(tally)
+            return total
+
+
 _LINES_SQL = """
     select retailer_id,
       sum(coalesce((counts->'order_lines'->>'received')::bigint, 0))
@@ -87,8 +201,7 @@ _LINES_SQL = """
     from ops.run_step
     where status = 'succeeded' and step in ('ingest', 'transform')
 """
-LINES_SQL = _LINES_SQL + " group by retailer_id"
-# ...of each retailer's latest succeeded ingest and transform steps only.
+# ...of each retailer's latest succeeded ingest and transform steps.
 LATEST_LINES_SQL = _LINES_SQL + """
     and (run_id, step, retailer_id) in (
       select l.run_id, s.step, r.retailer_id
@@ -123,6 +236,7 @@ class PipelineCollector(Collector):
         self.engine = engine
         self.retailers = tuple(retailers)
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.history = EndedSteps()
 
     def describe(self) -> list[Metric]:
         # Nothing to describe up front: registering must not query the database.
@@ -189,59 +303,59 @@ class PipelineCollector(Collector):
         yield finished
 
     def _steps(self, conn: Connection) -> Iterator[Metric]:
+        ended = self.history.read(conn)
         steps = GaugeMetricFamily("retail_steps", "Run steps now in each status, by stage "
                                   "(dead: gave up after STEP_MAX_ATTEMPTS).",
                                   labels=["stage", "status"])
-        counts = {(row.step, row.status): row.n for row in conn.execute(text(
-            "select step, status, count(*) as n from ops.run_step group by step, status"))}
+        counts = {(stage, status): sum(t.count for (st, s, _), t in ended.items()
+                                       if (st, s) == (stage, status))
+                  for stage, status, _ in ended}
+        # The steps not ended yet are few: an index range scan (run_step_lease_ix).
+        counts.update({(row.step, row.status): row.n for row in conn.execute(text(
+            "select step, status, count(*) as n from ops.run_step "
+            "where status in ('pending', 'queued', 'running') group by step, status"))})
         for stage in sorted({s for s, _ in counts} | {"ingest", "transform", "quality"}):
             for status in STEP_STATUSES:
                 steps.add_metric([stage, status], counts.get((stage, status), 0))
         yield steps
 
-        rows = conn.execute(text("""
-            select step, status, width_bucket(seconds, cast(:bounds as float8[])) as bucket,
-                   count(*) as n, sum(seconds) as total
-            from (select step, status,
-                         extract(epoch from finished_at - started_at)::float8 as seconds
-                  from ops.run_step
-                  where status in ('succeeded', 'failed', 'dead')
-                    and started_at is not null and finished_at is not null) ended
-            group by 1, 2, 3
-        """), {"bounds": list(DURATION_BUCKETS)}).all()
-        per: dict[tuple[str, str], tuple[list[int], float]] = {}
-        for row in rows:
-            buckets, total = per.setdefault((row.step, row.status),
-                                            ([0] * (len(DURATION_BUCKETS) + 1), 0.0))
-            # width_bucket: 0 below the first bound, i for [bound i, bound i+1)
-            buckets[row.bucket] += row.n
-            per[(row.step, row.status)] = (buckets, total + float(row.total))
         hist = HistogramMetricFamily(
             "retail_step_duration_seconds", "How long ended steps took, from the claim of "
             "their last attempt to their end.", labels=["stage", "status"])
-        for (stage, status), (buckets, total) in sorted(per.items()):
+        per: dict[tuple[str, str], Tally] = {}
+        for (stage, status, _), tally in ended.items():
+            if status in DURATION_STATUSES:
+                per.setdefault((stage, status), Tally()).add(tally)
+        for (stage, status), tally in sorted(per.items()):
             cumulative, running = [], 0
-            for bound, n in zip((*map(str, DURATION_BUCKETS), "+Inf"), buckets, strict=True):
+            for bound, n in zip((*map(str, DURATION_BUCKETS), "+Inf"), tally.buckets,
+                                strict=True):
                 running += n
                 cumulative.append((bound, running))
-            hist.add_metric([stage, status], cumulative, sum_value=total)
+            hist.add_metric([stage, status], cumulative, sum_value=tally.seconds)
         yield hist
 
-    def _lines(self, conn: Connection) -> Iterator[Metric]:
         total = CounterMetricFamily(
             "retail_lines", "Order lines over every succeeded step, by phase: received, "
             "normalized and rejected by ingestion, loaded into fact_sales by transformation.",
             labels=["retailer", "phase"])
-        for row in conn.execute(text(LINES_SQL)):
+        lines: dict[str, dict[str, int]] = {}
+        for (_, status, retailer), tally in ended.items():
+            if status == "succeeded" and retailer != RUN_WIDE:
+                mine = lines.setdefault(retailer, dict.fromkeys(PHASES, 0))
+                for phase in PHASES:
+                    mine[phase] += tally.lines[phase]
+        for retailer, figures in sorted(lines.items()):
             for phase in PHASES:
-                total.add_metric([row.retailer_id, phase], int(getattr(row, phase) or 0))
+                total.add_metric([retailer, phase], figures[phase])
         yield total
+
+    def _lines(self, conn: Connection) -> Iterator[Metric]:
         latest = GaugeMetricFamily(
             "retail_partition_lines", "Order lines of the retailer's latest succeeded "
             "partition (its latest ingest and transform steps), by phase.",
             labels=["retailer", "phase"])
-        for row in conn.execute(text(LATEST_LINES_SQL),
-                                {"retailers": list(self.retailers)}):
+        for row in conn.execute(text(LATEST_LINES_SQL), {"retailers": list(self.retailers)}):
             for phase in PHASES:
                 latest.add_metric([row.retailer_id, phase], int(getattr(row, phase) or 0))
         yield latest

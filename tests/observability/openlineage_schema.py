@@ -13,6 +13,7 @@ carry more, as the spec allows.
 from __future__ import annotations
 
 import enum
+import functools
 import importlib
 import pkgutil
 import types
@@ -90,6 +91,11 @@ def class_schema(cls: type) -> dict[str, Any]:
             "additionalProperties": facet}
 
 
+@functools.cache
+def validator_for(root: type) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema_for(root), format_checker=CHECKER)
+
+
 def schema_for(root: type) -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$ref": f"#/$defs/{def_name(root)}",
@@ -122,7 +128,7 @@ def _uri(value: object) -> bool:
 def validate_run_event(event: dict[str, Any]) -> None:
     """Raise jsonschema.ValidationError unless `event` is a valid OpenLineage RunEvent,
     each facet also valid against the definition its `_schemaURL` names."""
-    jsonschema.Draft202012Validator(RUN_EVENT_SCHEMA, format_checker=CHECKER).validate(event)
+    validator_for(RunEvent).validate(event)
     facets: list[dict[str, Any]] = [*event["run"].get("facets", {}).values(),
                                     *event["job"].get("facets", {}).values()]
     for ds in [*event.get("inputs", []), *event.get("outputs", [])]:
@@ -131,4 +137,4 @@ def validate_run_event(event: dict[str, Any]) -> None:
     for facet in facets:
         cls = FACETS_BY_URL.get(facet["_schemaURL"])
         assert cls is not None, f"no facet definition for {facet['_schemaURL']}"
-        jsonschema.Draft202012Validator(schema_for(cls), format_checker=CHECKER).validate(facet)
+        validator_for(cls).validate(facet)
