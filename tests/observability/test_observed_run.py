@@ -100,8 +100,14 @@ def observed(retailer_apps, engine, s3, redis_db, settings) -> Iterator[Observed
     WORK_DIR.mkdir(parents=True)
     lineage_file = WORK_DIR / "lineage.jsonl"
     lineage_env = {"LINEAGE_TRANSPORT": "file", "LINEAGE_FILE": str(lineage_file)}
-    ports = {s: free_port() for s in SERVICES}
+    ports = {s: free_port() for s in (*SERVICES, "flower")}
     procs = [api_process(s, ports[s], name=f"obs-{s}-api") for s in SERVICES]
+    # Flower, the workers' view (its own /metrics, built from the workers' task events).
+    procs.append(ManagedProcess(
+        "obs-flower", ["celery", "-A", "shared.celery_app:celery_app", "flower",
+                       f"--port={ports['flower']}", "--address=127.0.0.1"],
+        port=ports["flower"], health_url=f"http://127.0.0.1:{ports['flower']}/metrics",
+        log_dir=LOG_DIR))
     procs += [celery_worker(f"services.{s}.tasks", [s], name=f"obs-{s}", env=lineage_env)
               for s in SERVICES]
     prom_port = free_port()
@@ -224,7 +230,13 @@ def test_prometheus_reads_the_runs_figures_equal_to_the_ops_tables(observed, eng
     assert polled[("GET",)] >= 1
     assert observed.values("up", "job") == {("retail-ingestion",): 1.0,
                                             ("retail-transformation",): 1.0,
-                                            ("retail-quality",): 1.0}
+                                            ("retail-quality",): 1.0, ("flower",): 1.0}
+    # Flower saw the run's tasks succeed (the workers send task events).
+    succeeded = observed.values('sum by (task) (flower_events_total{type="task-succeeded"})',
+                                "task")
+    assert succeeded == {("ingestion.ingest_partition",): 3.0,
+                         ("transformation.load_partition",): 3.0,
+                         ("quality.run_checks",): 1.0}
 
 
 def test_every_metrics_page_passes_promtool(observed):
