@@ -7,7 +7,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup env servers db-init seed up down status logs demo test faults test-containers lint typecheck bench bench-backfill bench-marts lock browser-deps clean
+.PHONY: help setup env servers db-init seed up down status logs demo test faults test-containers lint typecheck bench bench-backfill bench-marts bench-metrics prometheus-deps lock browser-deps clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -50,7 +50,10 @@ demo: setup env ## README command 1: bring the stack up and push one date throug
 browser-deps: ## Install Debian's chromium for the browser test (when missing)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: setup servers browser-deps ## README command 2: the test suite on real PostgreSQL, Redis, S3, Celery
+prometheus-deps: ## Install Debian's prometheus (prometheus, promtool) for the observability tests (when missing)
+	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
+
+test: setup servers browser-deps prometheus-deps ## README command 2: the test suite on real PostgreSQL, Redis, S3, Celery
 	$(BIN)/pytest -q -m "not faults and not containers" $(PYTEST_ARGS)
 
 faults: setup servers ## The fault suite (tests/faults, ~6 min): a fault injected mid-run, exact totals after
@@ -74,6 +77,9 @@ bench-backfill: setup servers ## Backfill years of small dates: the per-date cos
 
 bench-marts: setup servers ## Marts refresh: SQL models vs the old plpgsql function, one run (LINES=1000000)
 	$(PYTHON) -m bench.bench_marts --lines $(or $(LINES),1000000) --json bench/results/marts-$$(date -u +%Y%m%dT%H%M%SZ)-$(or $(LINES),1000000).json
+
+bench-metrics: setup servers ## The cost of a GET /metrics scrape with 1,000 runs stored (bench/bench_metrics.py)
+	$(PYTHON) -m bench.bench_metrics $(if $(RUNS),--runs $(RUNS))
 
 LOCK_VENV := .data/lock-venv
 # The dependency groups the images install (./Dockerfile); the lock pins them all, and each

@@ -9,7 +9,9 @@ Every app gets, from here and nowhere else:
 - `GET /livez` and `GET /readyz` with the same keys, timeout and error body;
 - `ContractRoute` on every route: the bearer token checked and the body size limited
   before the body is read;
-- `X-Content-Type-Options: nosniff` on every response.
+- `X-Content-Type-Options: nosniff` on every response;
+- `GET /metrics` (Prometheus) and the request counts and latencies behind it
+  (`shared.metrics`), plus the service's own collectors (`ServiceApi.metrics`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Annotated, Any, Literal, Protocol
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy.engine import Connection
 from starlette.responses import Response
@@ -39,6 +42,7 @@ from shared.api_errors import (
 )
 from shared.db import get_engine
 from shared.logging import configure_logging
+from shared.metrics import HttpMetrics, metrics_router
 from shared.readiness import ReadinessCheck, readiness
 from shared.settings import load_settings_or_exit
 
@@ -214,6 +218,9 @@ class ServiceApi:
     # Work at start (after logging is configured), with the app's settings.
     on_startup: Callable[[Any], None] | None = None
     static_dir: Path | None = None
+    # Prometheus collectors of the service's own, built from the app's settings and exposed
+    # at GET /metrics beside the process's metrics (the quality API: the pipeline's figures).
+    metrics: Callable[[Any], Sequence[Collector]] | None = None
 
 
 def create_app(settings: ApiSettings, service: ServiceApi) -> FastAPI:
@@ -238,7 +245,9 @@ def create_app(settings: ApiSettings, service: ServiceApi) -> FastAPI:
     app.state.settings = settings
     register_error_handlers(app)
     app.add_middleware(NoSniff)
+    app.add_middleware(HttpMetrics)
     app.include_router(probes(service.depends_on, service.extra_checks))
+    app.include_router(metrics_router(service.metrics(settings) if service.metrics else ()))
     for router in service.routers:
         app.include_router(router)
     if service.static_dir is not None:

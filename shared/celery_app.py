@@ -47,6 +47,10 @@ def make_celery(settings: BrokerSettings | None = None) -> Celery:
         accept_content=["json"],
         result_expires=24 * 3600,
         task_track_started=True,
+        # Task events (published on Redis, dropped when nobody listens): Flower's view of
+        # the workers, and its /metrics (docs/operations.md, "Metrics"), are built from them.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
         timezone="UTC",
         enable_utc=True,
         worker_hijack_root_logger=False,

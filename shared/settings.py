@@ -12,6 +12,8 @@ concerns below, each reading its own variables:
                       STEP_RETRY_DELAY_SECONDS, STEP_QUEUED_TIMEOUT_SECONDS
     S3Settings        S3_ENDPOINT_URL, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
     ApiTokenSettings  PIPELINE_API_TOKEN, API_MAX_BODY_BYTES (the HTTP APIs)
+    LineageSettings   LINEAGE_TRANSPORT, LINEAGE_FILE, LINEAGE_URL, LINEAGE_ENDPOINT,
+                      LINEAGE_API_KEY, LINEAGE_NAMESPACE (OpenLineage events of the steps)
 
 A process calls `load_settings_or_exit(TheClass)` at start: it builds the class (exiting with
 the missing variables named when it cannot) and makes it *the process's settings*. The shared
@@ -140,8 +142,28 @@ class ApiTokenSettings(BaseSettings):
         lambda v: reject_placeholder(v, "PIPELINE_API_TOKEN"))
 
 
-class PipelineSettings(LoggingSettings, DatabaseSettings, BrokerSettings, StepSettings):
-    """What every process working on runs shares: logs, the warehouse, the queue, steps."""
+class LineageSettings(BaseSettings):
+    """Where the steps' OpenLineage events go (shared/lineage.py): nowhere (`off`, the
+    default), a file of JSON lines (`file`, the tests), or HTTP to Marquez or any
+    OpenLineage endpoint (`http`)."""
+
+    model_config = env_config()
+    lineage_transport: Literal["off", "file", "http"] = "off"
+    # `file`: every event appended as one JSON line.
+    lineage_file: str = ".data/lineage/events.jsonl"
+    # `http`: the server (Marquez: its API port) and the path events are POSTed to.
+    lineage_url: str = "http://127.0.0.1:5000"
+    lineage_endpoint: str = "api/v1/lineage"
+    # `http`: sent as `Authorization: Bearer <key>` when set.
+    lineage_api_key: SecretStr | None = None
+    # The OpenLineage namespace of the suite's jobs (one per deployment).
+    lineage_namespace: str = "retail-pipeline"
+
+
+class PipelineSettings(LoggingSettings, DatabaseSettings, BrokerSettings, StepSettings,
+                       LineageSettings):
+    """What every process working on runs shares: logs, the warehouse, the queue, steps
+    and where their lineage goes."""
 
     model_config = env_config()
 

@@ -16,6 +16,8 @@ effect. `run_step` owns the rest, the same way for every stage of `shared/stages
    STEP_MAX_ATTEMPTS, after which it is dead-lettered (`dead`, with its error). A step that
    ends without success hands over too (its partition's later steps are skipped, the run
    moves on to its verdict).
+5. every claim, success and failure is also an OpenLineage event (`shared.lineage`: START,
+   COMPLETE with the step's datasets, FAIL), when LINEAGE_TRANSPORT is not `off`.
 
 `step_task` turns a work function into the Celery task named in the stage table.
 """
@@ -36,6 +38,7 @@ from sqlalchemy.engine import Connection
 from shared import ops, stages
 from shared.contracts import StepPayload
 from shared.db import get_engine, transaction
+from shared.lineage import lineage
 from shared.logging import bind
 from shared.settings import StepSettings, current
 
@@ -231,6 +234,8 @@ def run_step(ref: ops.StepRef, work: Work, *, task_id: str | None = None,
                                   task_id=task_id):
                 log.info("%s step already ended or held by a live worker: skipped", ref.step)
                 return StepResult(ref, "skipped")
+        events = lineage()
+        events.started(ref, engine)
         lease = Lease(ref, engine, lease_seconds=s.step_lease_seconds,
                       interval=s.step_heartbeat_seconds, task_id=task_id)
         step = StepContext(ref, s, engine, task_id, lease)
@@ -242,9 +247,11 @@ def run_step(ref: ops.StepRef, work: Work, *, task_id: str | None = None,
         except Exception as exc:
             retryable = not is_permanent(exc, permanent=permanent, transient=transient)
             result = record_failure(ref, exc, retryable=retryable, engine=engine)
+            events.failed(ref, exc, final=result.status != "retry")
         else:
             result = StepResult(ref, "succeeded", step.counts, handed_over=step.handed_over,
                                 value=value)
+            events.completed(ref, step.counts or {}, engine)
         if send and result.handed_over:
             ops.send_steps(result.handed_over, celery_app)
         return result

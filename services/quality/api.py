@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 from fastapi.responses import FileResponse, JSONResponse
 
-from services.quality import health, queries
+from services.quality import health, metrics, queries
 from services.quality.checks import REGISTRY
 from services.quality.errors import NotFound
 from services.quality.judge import validate_recheck
@@ -165,6 +165,7 @@ def sync_check_definitions(_settings: QualityApiSettings) -> None:
 create_app = api_app.app_factory(ServiceApi(
     "quality", "Runs the quality checks of each run, stores their results, judges the run; "
                "the page at / shows them.",
-    [router], depends_on=DEPENDS_ON, on_startup=sync_check_definitions, static_dir=STATIC_DIR),
+    [router], depends_on=DEPENDS_ON, on_startup=sync_check_definitions, static_dir=STATIC_DIR,
+    metrics=metrics.collectors),
     QualityApiSettings)
 
