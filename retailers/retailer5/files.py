@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retailers.generator.calendar import ORDER_BLOCK, DAY, day_index, day_start
+from retailers.generator.calendar import DAY, ORDER_BLOCK, day_index, day_start
 from retailers.generator.day import generate_day
 from retailers.generator.frames import DayData
 from retailers.generator.master import MasterData, Volumes, build_master
