@@ -77,7 +77,7 @@ LINES = {
         where (h.created_at at time zone 'UTC')::date = %(day)s
         order by i.header_id, i.position, i.id""",
 }
-CURRENCY = {"retailer1": "USD", "retailer2": "USD", "retailer3": "EUR"}
+CURRENCY = {"retailer1": "USD", "retailer2": "USD", "retailer3": "EUR", "retailer5": "GBP"}
 
 
 def _rows(url: str, query: str, day: dt.date, known: dt.date) -> list[dict]:

@@ -28,7 +28,7 @@ def ten_judged_days(quality_db, due_date):
             # a different rhythm per retailer, so the three lines of a chart are told apart
             runs.append(seed_run(conn, due_date - dt.timedelta(days=back), orders={
                 "retailer1": 30 + (back * 7) % 11, "retailer2": 18 + (back * 5) % 7,
-                "retailer3": 8 + (back * 3) % 4}))
+                "retailer3": 8 + (back * 3) % 4, "retailer5": 5 + back % 3}))
     with quality_db.begin() as conn:
         # the last day: one of retailer2's lines never reached the warehouse
         conn.execute(text("delete from warehouse.fact_sales where retailer_key = 2 "

@@ -106,7 +106,7 @@ def land_batch(s3, settings: IngestionWorkerSettings, files: dict[str, BatchFile
                                   with_control=kind == "sales")
             normalizers.append(norm)
             described.append({"file_type": kind, "name": f.name.name, "key": f.key,
-                              "sha256": state.sha256, "bytes": state.bytes, "rows": norm.rows,
+                              "sha256": state.sha256, "bytes": state.size, "rows": norm.rows,
                               "header": norm.header})
         objects = bronze + writer.close()
     except BaseException:
@@ -145,7 +145,7 @@ def _keep_bytes(s3, bucket: str, f: BatchFile, run_id: str, day: dt.date, rows: 
     entity = f"{f.name.file_type}_file"
     key = object_prefix("bronze", f.name.retailer_id, day, run_id, entity) + f.name.name
     s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": f.key})
-    out = [LandedObject("bronze", entity, key, rows, state.bytes, state.sha256)]
+    out = [LandedObject("bronze", entity, key, rows, state.size, state.sha256)]
     if with_control:
         ctl = object_prefix("bronze", f.name.retailer_id, day, run_id, entity) + \
             f.name.control_name
@@ -160,7 +160,8 @@ def _manifest(run_id: str, retailer_id: str, day: dt.date, objects: list[LandedO
               normalizers: list[FileNormalizer], control: dict[str, str] | None,
               files: list[dict[str, Any]], *, lookback: int, requested_by: str | None,
               seconds: float) -> dict[str, Any]:
-    counts = {e: {"received": 0, "normalized": 0, "rejected": 0} for e in ENTITIES}
+    counts: dict[str, dict[str, int]] = {
+        e: {"received": 0, "normalized": 0, "rejected": 0} for e in ENTITIES}
     rejected_cents: dict[str, int] = {}
     reasons: dict[str, int] = {}
     unknown: dict[str, int] = {}
@@ -170,10 +171,10 @@ def _manifest(run_id: str, retailer_id: str, day: dt.date, objects: list[LandedO
                 counts[entity][k] += v
         for entity, cents in n.rejected_cents.items():
             rejected_cents[entity] = rejected_cents.get(entity, 0) + cents
-        for reason, k in n.reasons.items():
-            reasons[reason] = reasons.get(reason, 0) + k
-        for name, k in n.unknown_fields.items():
-            unknown[name] = unknown.get(name, 0) + k
+        for reason, times in n.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + times
+        for name, times in n.unknown_fields.items():
+            unknown[name] = unknown.get(name, 0) + times
     sales = next(n for n in normalizers if n.kind == "sales")
     sales_file = next(f for f in files if f["file_type"] == "sales")
     ctl_rows = int(control["rows"]) if control else None
@@ -193,7 +194,8 @@ def _manifest(run_id: str, retailer_id: str, day: dt.date, objects: list[LandedO
         "reconciliation": {
             "line_count": sales.rows, "amount": cents_text(sales.cents), "duplicate_lines": 0,
             "line_count_matches": sales.rows == ctl_rows,
-            "amount_matches": bool(control) and money_to_cents(control["amount"]) == sales.cents,
+            "amount_matches": control is not None
+                              and money_to_cents(control["amount"]) == sales.cents,
         },
         "rejected_reasons": dict(sorted(reasons.items())),
         # A file batch replaces what the batch date loaded before (docs/ingestion.md).

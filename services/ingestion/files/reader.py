@@ -13,14 +13,15 @@ import csv
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
 class ReadState:
     """What reading saw of the bytes: their checksum, size and how they ended."""
 
-    sha: hashlib._Hash = field(default_factory=hashlib.sha256)
-    bytes: int = 0
+    sha: Any = field(default_factory=hashlib.sha256)
+    size: int = 0
     last_byte: bytes = b""
 
     @property
@@ -52,7 +53,7 @@ def hash_object(s3, bucket: str, key: str, chunk_bytes: int) -> ReadState:
 def _account(state: ReadState, chunk: bytes) -> None:
     if chunk:
         state.sha.update(chunk)
-        state.bytes += len(chunk)
+        state.size += len(chunk)
         state.last_byte = chunk[-1:]
 
 

@@ -97,7 +97,7 @@ def ingest_file(step: StepContext, *, settings: IngestionWorkerSettings | None =
         if not from_history:
             with transaction(step.engine) as conn:
                 etag = conn.execute(text("select etag, bytes from ops.inbox_file "
-                                         "where file_id = :id"), {"id": f.file_id}).first()
+                                         "where file_id = :id"), {"id": f.file_id}).one()
                 record_error(conn, s.inbox, retailer_id=ref.retailer_id, key=f.key,
                              etag=etag.etag, size=etag.bytes, reason=exc.reason,
                              message=exc.message, name=f.name, file_id=f.file_id,
