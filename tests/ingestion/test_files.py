@@ -192,6 +192,11 @@ def test_a_bad_name_stays_in_the_inbox_with_an_alert(engine, s3, env, receiver):
         row = conn.execute(text("select status, reason, alerted_at is not null "
                                 "from ops.inbox_file where object_key = :k"), {"k": bad}).one()
     assert tuple(row) == ("error", "bad_name", True)
+    # GET /health (and the quality page, which shows its problems) lists it
+    from services.quality.health import inbox_errors
+    with engine.connect() as conn:
+        assert [(e["key"], e["reason"], e["alerted"]) for e in inbox_errors(conn)] == [
+            (bad, "bad_name", True)]
     # seen once: a second scan neither records nor alerts again
     scan(s3, env.s3_bucket, env.inbox, engine=engine, start_runs=False)
     assert len(receiver.bodies) == 1
