@@ -2,7 +2,9 @@
 
     sales_YYYYMMDD.csv     one row per order line, with its order's fields and lifecycle
                            timestamps (SALES_COLUMNS)
-    sales_YYYYMMDD.ctl     the control total: `rows=N`, `amount=X` (sum of line_total), `currency`
+    sales_YYYYMMDD.ctl     the control total: `rows=N`, `amount=X` (sum of line_total),
+                           `currency`, `order_lines=M`, `order_lines_amount=Y` (the date's
+                           order lines, each once, as the other retailers report a date)
     stores_YYYYMMDD.csv    STORE_COLUMNS
     products_YYYYMMDD.csv  PRODUCT_COLUMNS (optional: a partner sends it when it likes)
 
@@ -262,12 +264,21 @@ def render(columns: Sequence[str], rows: Sequence[Row], quirks: Quirks,
     return BOM + body if quirks.bom else body
 
 
-def control_file(rows: Sequence[Row]) -> bytes:
-    """The sidecar: data rows and the sum of line_total as written (an unreadable one
-    cannot be in the file: the partner's system computed these from its own data)."""
-    col = SALES_COLUMNS.index("line_total")
-    amount = sum(_cents(r[col]) for r in rows)
-    return f"rows={len(rows)}\namount={pounds(amount)}\ncurrency={CURRENCY}\n".encode()
+def control_file(rows: Sequence[Row], day: dt.date) -> bytes:
+    """The sidecar, computed by the partner's system from its own data (before anything
+    spoils a line): the file's data rows and the sum of their line_total (what the file
+    holds), and, as the other retailers report a date, the order lines of orders created
+    on the batch date (a line written twice counted once) and their amount."""
+    col = {c: i for i, c in enumerate(SALES_COLUMNS)}
+    amount = sum(_cents(r[col["line_total"]]) for r in rows)
+    lines: dict[tuple[str, str], int] = {}
+    for r in rows:
+        if r[col["created_at"]][:10] == day.isoformat():
+            lines.setdefault((r[col["order_id"]], r[col["line_number"]]),
+                             _cents(r[col["line_total"]]))
+    return (f"rows={len(rows)}\namount={pounds(amount)}\ncurrency={CURRENCY}\n"
+            f"order_lines={len(lines)}\norder_lines_amount={pounds(sum(lines.values()))}\n"
+            ).encode()
 
 
 def truncate(body: bytes) -> bytes:
@@ -300,7 +311,7 @@ def day_files(gen, day: dt.date, *, faults: Faults = Faults(),
     rows = sales_rows(master, data)
     if faults.correction:
         rows = corrected(rows, gen.seed, day)
-    control = control_file(rows)
+    control = control_file(rows, day)
     malform(rows, faults.malformed_lines, gen.seed, day)
 
     def q(kind: str) -> Quirks:

@@ -178,14 +178,18 @@ def _manifest(run_id: str, retailer_id: str, day: dt.date, objects: list[LandedO
     sales = next(n for n in normalizers if n.kind == "sales")
     sales_file = next(f for f in files if f["file_type"] == "sales")
     ctl_rows = int(control["rows"]) if control else None
+    # What the partner reports for the date as every retailer does (order lines of orders
+    # created on it, each once): what quality reconciles the warehouse against.
+    ctl = control or {}
+    line_count = int(ctl["order_lines"]) if "order_lines" in ctl else ctl_rows
+    amount = ctl.get("order_lines_amount", ctl.get("amount"))
     return Manifest.model_validate({
         "version": MANIFEST_VERSION, "run_id": run_id, "retailer_id": retailer_id,
         "run_date": day.isoformat(),
         "created_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "objects": [o.as_manifest() for o in objects], "counts": counts,
         "pages": {f["file_type"]: 1 for f in files},
-        "control_totals": {"line_count": ctl_rows,
-                           "amount": control.get("amount") if control else None,
+        "control_totals": {"line_count": line_count, "amount": amount,
                            "currency": (control or {}).get("currency", CURRENCY),
                            "raw": control or {}},
         "rejected_amount": {e: cents_text(c) for e, c in sorted(rejected_cents.items())},
