@@ -174,7 +174,7 @@ def corrected(rows: Sequence[Row], seed: int, day: dt.date) -> list[Row]:
         if pick < 0.02:
             continue                                   # removed
         row = list(row)
-        if pick < 0.05 and row[col["quantity"]].lstrip("-").isdigit():   # changed
+        if pick < 0.05 and row[col["quantity"]].isdigit():   # changed (a sane line)
             qty = int(row[col["quantity"]]) + 1
             cents = qty * _cents(row[col["unit_price"]]) - _cents(row[col["discount"]])
             row[col["quantity"]], row[col["line_total"]] = str(qty), pounds(cents)

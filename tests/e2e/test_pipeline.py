@@ -250,3 +250,51 @@ def test_killing_the_transformation_worker_mid_run_still_ends_exact(
     assert max(attempts) >= 2  # the killed load was redone
     assert_marts_equal_sources(warehouse, retailer_apps, DAY3, known=DAY3, files=suite.files)
     assert_reconciled(engine, run_id)
+
+
+def test_a_corrected_file_dropped_later_is_picked_up_by_beat_and_restates_its_dates(
+        suite, retailer_apps, warehouse, engine, s3, settings, tmp_path):
+    """retailer5 uploads a corrected DAY3 file (lines changed, removed, added, one order
+    re-dated to DAY1). Beat's inbox scan finds it within seconds, a run of DAY3 for
+    retailer5 loads it, and the marts of DAY3 and of DAY1 equal the latest files."""
+    from retailers.retailer5.drop import drop
+    from retailers.retailer5.files import Faults, day_files
+
+    assert DAY3 in suite.files, "runs after the DAY3 test"
+    beat = ManagedProcess(
+        "e2e-beat", ["celery", "-A", "services.ingestion.schedule:celery_app", "beat", "-s",
+                     str(tmp_path / "celerybeat-schedule"), "-l", "INFO"],
+        env={"INBOX_SCAN_SECONDS": "1"}, log_dir=tmp_path,
+        health=lambda: (tmp_path / "celerybeat-schedule.sent").exists())
+    fixed = day_files(settings.retailer, DAY3, faults=Faults(correction=True))
+    dropped_at = time.monotonic()
+    drop(s3, settings.s3_bucket, "inbox/retailer5/", fixed)
+    beat.start()
+    try:
+        deadline = time.monotonic() + 120
+        run_id = None
+        while run_id is None:
+            assert time.monotonic() < deadline, "the file was not picked up"
+            with engine.connect() as conn:
+                run_id = conn.execute(text(
+                    "select run_id from ops.run where requested_by = 'inbox' "
+                    "and run_date = :d"), {"d": DAY3}).scalar()
+            time.sleep(0.3)
+        picked_up = time.monotonic() - dropped_at
+        run = suite.wait(str(run_id))
+    finally:
+        beat.stop()
+    assert picked_up < 30, picked_up
+    assert run["status"] in SUCCESS, run
+    assert set(run["retailers"]) == {"retailer5"}
+    suite.files[DAY3] = next(f.body for f in fixed if f.name == f"sales_{DAY3:%Y%m%d}.csv")
+    assert_marts_equal_sources(warehouse, retailer_apps, DAY3, known=DAY3, files=suite.files)
+    assert_marts_equal_sources(warehouse, retailer_apps, DAY1, known=DAY3, files=suite.files)
+    with engine.connect() as conn:
+        audit = conn.execute(text(
+            "select requested_by, dates_touched from ops.restatement "
+            "where retailer_id = 'retailer5' and batch_date = :d"), {"d": DAY3}).one()
+    assert audit.requested_by == "inbox" and set(audit.dates_touched) == {DAY1, DAY3}
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=settings.s3_bucket,
+                                                   Prefix="inbox/").get("Contents", [])}
+    assert keys == set()
