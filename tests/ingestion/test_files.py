@@ -270,3 +270,19 @@ def test_a_corrected_file_restates_its_batch_exactly(engine, s3, env):
     assert audit[3] == sum(v[3] for v in expected.values())
     assert set(audit[4]) == {DAY, DAY - dt.timedelta(days=2)}
     assert loaded.counts["batch"]["restated"] is True
+
+
+def test_several_scans_at_once_claim_each_file_once(engine, s3, env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    drop_files(s3, env.s3_bucket, day_files(GEN, DAY))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reports = list(pool.map(
+            lambda _: scan(s3, env.s3_bucket, env.inbox, engine=engine, start_runs=False),
+            range(4)))
+    claimed = [k for r in reports for k in r.claimed]
+    assert sorted(claimed) == sorted(f"inbox/retailer5/{n}_{DAY:%Y%m%d}.csv"
+                                     for n in ("sales", "stores", "products"))
+    with engine.connect() as conn:
+        rows = conn.execute(text("select status, count(*) from ops.inbox_file group by 1")).all()
+    assert [tuple(r) for r in rows] == [("claimed", 3)]
