@@ -78,3 +78,19 @@ def test_drop_files_puts_a_dates_files_into_the_inbox(s3, clean_bucket, settings
     assert sorted(o["Key"].rsplit("/", 1)[1] for o in listed["Contents"]) == [
         "sales_20240220.csv", "sales_20240220.ctl", "sales_20240221.csv", "sales_20240221.ctl",
         "stores_20240220.csv", "stores_20240221.csv"]
+
+
+def test_the_demo_drops_the_days_files_with_the_stacks_s3(s3, clean_bucket, settings):
+    import types
+
+    from rich.console import Console
+
+    from services.ingestion.settings import get_worker_settings
+    from suite.demo import drop_files
+
+    stack = types.SimpleNamespace(ingestion_worker=get_worker_settings(), generator=GEN)
+    drop_files(stack, DAY, 10, Console(quiet=True))  # type: ignore[arg-type]
+    listed = s3.list_objects_v2(Bucket=settings.s3_bucket, Prefix="inbox/retailer5/")
+    assert {o["Key"].rsplit("/", 1)[1] for o in listed["Contents"]} == {
+        "sales_20240220.csv", "sales_20240220.ctl", "stores_20240220.csv",
+        "products_20240220.csv"}
