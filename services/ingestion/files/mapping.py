@@ -55,6 +55,8 @@ class FileNormalizer(Normalizer):
         self.width = 0
         self.header = False
         self._last_order: str | None = None
+        self._last_created: tuple[str | None, str] = (None, "")
+        self._currencies: dict[str, str] = {}     # a file has one or two currencies
         # what the file holds, for its control total: data rows and their amounts
         self.rows = 0
         self.cents = 0
@@ -125,12 +127,19 @@ class FileNormalizer(Normalizer):
         record_key = f"{f[ix['order_id']].strip()}:{f[ix['line_number']].strip()}"
         try:
             order_id = c.key(f[ix["order_id"]], "order_id")
-            created = c.timestamp(f[ix["created_at"]].strip(), "created_at")
-            if not self.earliest <= created[:10] <= self.day_text:
-                raise InvalidRecord(RejectReason.BAD_TIMESTAMP,
-                                    f"created_at={created} is outside the batch's window "
-                                    f"{self.earliest}..{self.day_text}", "created_at")
-            currency = c.currency(f[ix["currency"]])
+            raw_created = f[ix["created_at"]]
+            if raw_created == self._last_created[0]:
+                created = self._last_created[1]   # an order's lines repeat its created_at
+            else:
+                created = c.timestamp(raw_created.strip(), "created_at")
+                if not self.earliest <= created[:10] <= self.day_text:
+                    raise InvalidRecord(RejectReason.BAD_TIMESTAMP,
+                                        f"created_at={created} is outside the batch's window "
+                                        f"{self.earliest}..{self.day_text}", "created_at")
+                self._last_created = (raw_created, created)
+            raw_currency = f[ix["currency"]]
+            currency = self._currencies.get(raw_currency) or c.currency(raw_currency)
+            self._currencies[raw_currency] = currency
             line = {
                 "retailer_id": RETAILER_ID, "order_id": order_id,
                 "line_number": c.integer(f[ix["line_number"]], "line_number"),
