@@ -286,3 +286,36 @@ def test_several_scans_at_once_claim_each_file_once(engine, s3, env):
     with engine.connect() as conn:
         rows = conn.execute(text("select status, count(*) from ops.inbox_file group by 1")).all()
     assert [tuple(r) for r in rows] == [("claimed", 3)]
+
+
+def test_a_good_file_uploaded_after_a_bad_one_loads_and_resolves_the_error(engine, s3, env):
+    from services.quality.health import inbox_errors
+
+    drop_files(s3, env.s3_bucket, day_files(GEN, DAY, faults=Faults(truncate=True)))
+    failed, _ = ingest_and_load(engine, s3, env)
+    assert failed.status == "failed"
+    with engine.connect() as conn:
+        assert [e["reason"] for e in inbox_errors(conn)] == ["truncated"]
+    good = day_files(GEN, DAY)
+    drop_files(s3, env.s3_bucket, good)
+    result, _ = ingest_and_load(engine, s3, env)
+    assert result.status == "succeeded", result.error
+    assert facts(engine) == daily(accepted_lines(sales(good), DAY))
+    assert inbox_keys(s3, env.s3_bucket) == set()
+    with engine.connect() as conn:
+        assert inbox_errors(conn) == []
+
+
+def test_an_ingest_step_waits_for_a_scan_under_way_and_finds_its_file(engine, s3, env):
+    """POST /runs while beat's scan holds the inbox: the step waits for it, then loads."""
+    from services.ingestion.files.inbox import SCAN_LOCK
+
+    drop_files(s3, env.s3_bucket, day_files(GEN, DAY))
+    with engine.connect() as held:
+        held.execute(text("select pg_advisory_lock(hashtext(:n))"), {"n": SCAN_LOCK})
+        release = threading.Timer(1.0, lambda: (held.execute(
+            text("select pg_advisory_unlock(hashtext(:n))"), {"n": SCAN_LOCK}), held.commit()))
+        release.start()
+        result, _ = ingest_and_load(engine, s3, env, scan_first=False)
+        release.join()
+    assert result.status == "succeeded", result.error

@@ -33,6 +33,8 @@ from shared.settings import RETAILER_IDS
 log = logging.getLogger(__name__)
 
 SCAN_LOCK = "ingestion.scan_inbox"
+TRY_LOCK = "select pg_try_advisory_lock(hashtext(:n))"
+WAIT_LOCK = "select true from (select pg_advisory_lock(hashtext(:n))) as waited"
 
 
 @dataclass
@@ -135,13 +137,20 @@ def move(s3, bucket: str, source: str, target: str) -> None:
 
 
 def scan(s3, bucket: str, settings: InboxSettings, *, engine: Engine | None = None,
-         start_runs: bool = True, now: dt.datetime | None = None) -> ScanReport:
-    """One pass over the inbox (see the module's docstring)."""
+         start_runs: bool = True, wait: bool = False,
+         now: dt.datetime | None = None) -> ScanReport:
+    """One pass over the inbox (see the module's docstring).
+
+    Args:
+        start_runs: start the runs of newly claimed sales files (beat's scan does; an
+            ingest step scanning for its own date does not).
+        wait: wait for a scan under way to end, then scan (an ingest step that must know
+            whether its file is there); otherwise a scan under way means this one is skipped.
+    """
     engine = engine or get_engine()
     report = ScanReport()
     with engine.connect() as lock_conn:
-        got = lock_conn.execute(text("select pg_try_advisory_lock(hashtext(:n))"),
-                                {"n": SCAN_LOCK}).scalar()
+        got = lock_conn.execute(text(WAIT_LOCK if wait else TRY_LOCK), {"n": SCAN_LOCK}).scalar()
         if not got:
             report.skipped = True
             return report

@@ -74,7 +74,7 @@ def ingest_file(step: StepContext, *, settings: IngestionWorkerSettings | None =
     with transaction(step.engine) as conn:
         files = take_batch(conn, ref)
     if "sales" not in files:
-        scan(s3, s.s3_bucket, s.inbox, engine=step.engine, start_runs=False)
+        scan(s3, s.s3_bucket, s.inbox, engine=step.engine, start_runs=False, wait=True)
         with transaction(step.engine) as conn:
             files = take_batch(conn, ref)
     from_history = "sales" not in files
