@@ -216,6 +216,17 @@ def test_a_truncated_file_stays_in_the_inbox_and_the_step_fails(engine, s3, env,
     assert facts(engine) == {}
 
 
+def test_a_file_csv_cannot_read_is_an_error_not_a_retry(engine, s3, env, receiver):
+    files = day_files(GEN, DAY, quirks={"sales": Quirks(header=False)})
+    # a field past the csv module's limit (131,072 characters)
+    files = [f if f.name != f"sales_{DAY:%Y%m%d}.csv" else
+             type(f)(f.name, f.body.replace(b"\n", b"x" * 200_000 + b"\n", 1)) for f in files]
+    drop_files(s3, env.s3_bucket, files)
+    result, _ = ingest_and_load(engine, s3, env)
+    assert result.status == "failed" and "unreadable_csv" in result.error
+    assert [b["reason"] for b in receiver.bodies] == ["unreadable_csv"]
+
+
 def test_a_control_total_that_does_not_match_is_an_error(engine, s3, env, receiver):
     files = day_files(GEN, DAY)
     files = [f if not f.name.endswith(".ctl") else
@@ -243,6 +254,7 @@ def test_the_same_file_twice_loads_once(engine, s3, env):
             "group by 1 order by 1")).all()
     assert [tuple(s) for s in statuses] == [("duplicate", 1), ("loaded", 1)]
     assert facts(engine) == before
+    assert inbox_keys(s3, env.s3_bucket) == set()
 
 
 def test_a_corrected_file_restates_its_batch_exactly(engine, s3, env):

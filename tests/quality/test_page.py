@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from services.quality.judge import judge_run
+from shared.settings import RETAILER_IDS
 from suite.processes import ROOT
 from tests.quality.seed import seed_run
 
@@ -67,10 +68,12 @@ def test_the_page_shows_runs_grid_and_charts(quality_server, ten_judged_days) ->
             # the charts drew a line per retailer, with real geometry
             for chart in ("chart-lines", "chart-revenue", "chart-rejected"):
                 paths = page.locator(f"#{chart} svg path.series")
-                assert paths.count() == 3, chart
-                assert all(len(paths.nth(i).get_attribute("d")) > 50 for i in range(3)), chart
+                assert paths.count() == len(RETAILER_IDS), chart
+                assert all(len(paths.nth(i).get_attribute("d")) > 50
+                           for i in range(len(RETAILER_IDS))), chart
                 # ten days of data per retailer: days before the first run are gaps, not zeros
-                assert page.locator(f"#{chart} svg circle.pt").count() == 30, chart
+                assert page.locator(f"#{chart} svg circle.pt").count() == \
+                    10 * len(RETAILER_IDS), chart
 
             # the seeded failure is red in the grid, and one click away from its sample
             cell = page.locator("tr[data-check='reconcile_line_count'] "

@@ -218,8 +218,15 @@ def _scan(s3, bucket: str, settings: InboxSettings, engine: Engine, report: Scan
             else:
                 report.claimed.append(obj.key)
         if status == "duplicate":
-            # the same bytes are in history already (or being loaded): nothing to load
+            # the same bytes are in history already (or being loaded): nothing to load; the
+            # file's .ctl goes along to history
             s3.delete_object(Bucket=bucket, Key=obj.key)
+            if name.file_type == "sales":
+                ctl = FileName(name.retailer_id, "sales", name.batch_date, "ctl",
+                               name.control_name)
+                source = f"{settings.prefix}{name.retailer_id}/{name.control_name}"
+                if source in present:
+                    move(s3, bucket, source, history_key(settings.history_prefix, ctl))
             log.info("inbox file %s: the same bytes as a file claimed before; a no-op",
                      obj.key)
 

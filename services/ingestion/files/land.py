@@ -9,6 +9,7 @@ nothing parseable, a header without a required column, no control file.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -95,6 +96,8 @@ def land_batch(s3, settings: IngestionWorkerSettings, files: dict[str, BatchFile
                             on_progress({"file": f.name.name, "rows": rows})
             except BadHeader as exc:
                 raise FileRejected(f, "bad_header", str(exc)) from None
+            except csv.Error as exc:           # a NUL byte, a field past csv's size limit
+                raise FileRejected(f, "unreadable_csv", str(exc)) from None
             writer.normalized(norm.take())
             if kind == "sales":
                 control = _check_sales(s3, bucket, f, norm, state)
