@@ -7,7 +7,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup env servers db-init seed up down status logs demo test faults test-containers lint typecheck bench bench-backfill bench-marts bench-metrics prometheus-deps lock browser-deps clean
+.PHONY: help setup env servers db-init seed up down status logs demo test faults test-containers lint typecheck bench bench-backfill bench-marts bench-metrics bench-files prometheus-deps lock browser-deps clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ lint: setup ## ruff on everything
 
 typecheck: setup ## mypy on shared/ and services/
 	$(BIN)/mypy
+
+bench-files: setup servers ## retailer5's file inbox->marts vs a bare COPY: make bench-files LINES=1000000
+	$(PYTHON) -m bench.bench_files $(if $(LINES),--lines $(LINES)) $(if $(RSS_LINES),--rss-lines $(RSS_LINES))
 
 bench: setup servers ## The benchmarks (not part of CI): make bench LINES=1000000
 	$(PYTHON) -m bench.run $(if $(LINES),--lines $(LINES))

@@ -132,7 +132,9 @@ def run_once(lines: int) -> dict:
                          backend_pids=bench_backends()).start()
         started = time.perf_counter()
         resp = httpx.post(f"http://127.0.0.1:{IngestionApiOptions().port}/runs",
-                          json={"date": DAY.isoformat()},
+                          # the REST retailers' day (retailer5's files: bench_files.py)
+                          json={"date": DAY.isoformat(),
+                                "retailers": ["retailer1", "retailer2", "retailer3"]},
                           headers={"Authorization": f"Bearer {ENV['PIPELINE_API_TOKEN']}"},
                           timeout=30)
         resp.raise_for_status()

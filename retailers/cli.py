@@ -3,6 +3,8 @@
     retailers init-db [--retailers retailer1,retailer2] [--drop]
     retailers seed --start 2024-01-15 [--end 2024-01-16] [--orders-per-day N]
                    [--retailers retailer1,retailer2]
+    retailers drop-files --date 2024-01-15 [--end 2024-01-16] [--correct] [--truncate]
+                   [--bad-name] [--malformed-lines N] [--orders-per-day N] [--no-products]
 """
 
 from __future__ import annotations
@@ -34,11 +36,26 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--end", type=_date, help="last date, inclusive (default: --start)")
     seed.add_argument("--orders-per-day", type=int, help="override RETAILER_ORDERS_PER_DAY")
     seed.add_argument("--retailers", help="comma-separated ids (default: all three)")
+    drop = sub.add_parser("drop-files",
+                          help="retailer5: put a date's CSV files into the S3 inbox")
+    drop.add_argument("--date", type=_date, required=True)
+    drop.add_argument("--end", type=_date, help="last date, inclusive (default: --date)")
+    drop.add_argument("--orders-per-day", type=int, help="override RETAILER_ORDERS_PER_DAY")
+    drop.add_argument("--correct", action="store_true",
+                      help="the corrected sales file of the date (lines changed/removed/added)")
+    drop.add_argument("--truncate", action="store_true", help="cut the sales file mid-line")
+    drop.add_argument("--bad-name", action="store_true",
+                      help="upload the sales file under a name that does not parse")
+    drop.add_argument("--malformed-lines", type=int, default=None,
+                      help="spoil N sales lines (default RETAILER5_MALFORMED_LINES)")
+    drop.add_argument("--no-products", action="store_true", help="leave the products file out")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "drop-files":
+        return _drop_files(args)
     try:
         ids = parse_retailer_ids(args.retailers)
     except ValueError as exc:
@@ -86,6 +103,33 @@ def _seed(ids: list[str], urls: dict[str, str], args) -> int:
               f"(generate {d.generate_seconds:.2f}s, write {d.write_seconds:.2f}s) "
               f"faults: {faults}")
     print(f"total: {report.orders} orders, {report.lines} lines in {report.seconds:.2f}s")
+    return 0
+
+
+def _drop_files(args) -> int:
+    """retailer5 drops its files: no database, only its bucket and the generator."""
+    from retailers.retailer5.drop import drop, s3_client
+    from retailers.retailer5.files import day_files
+    from retailers.settings import Retailer5DropSettings
+
+    s = load_or_exit(Retailer5DropSettings)
+    extra: dict = {"correction": args.correct}
+    if args.truncate:
+        extra["truncate"] = True
+    if args.bad_name:
+        extra["bad_name"] = True
+    if args.malformed_lines is not None:
+        extra["malformed_lines"] = args.malformed_lines
+    faults = s.own.faults(**extra)
+    client = s3_client(s.own)
+    day, end = args.date, args.end or args.date
+    while day <= end:
+        files = day_files(s.retailer, day, faults=faults,
+                          products=s.own.send_products and not args.no_products,
+                          orders_per_day=args.orders_per_day)
+        for key in drop(client, s.own.s3_bucket, s.own.inbox_prefix, files):
+            print(f"retailer5 {day}: s3://{s.own.s3_bucket}/{key}")
+        day += dt.timedelta(days=1)
     return 0
 
 

@@ -127,6 +127,39 @@ class Retailer3Settings(Retailer3Database):
         lambda v: _real_secret(v, "RETAILER3 secret"))
 
 
+class Retailer5Settings(BaseSettings):
+    """retailer5's own (RETAILER5_*): where it drops its files (an S3 bucket and its own
+    credentials) and which faults its drops have (its chaos, docs/retailers.md)."""
+
+    model_config = _env("RETAILER5_")
+    s3_endpoint_url: str | None = "http://127.0.0.1:9000"
+    s3_bucket: str = "retail-lake"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = "local"
+    s3_secret_access_key: SecretStr = SecretStr("local-secret")
+    inbox_prefix: str = "inbox/retailer5/"
+    send_products: bool = True
+    # Faults of every drop (the CLI's flags add to them).
+    malformed_lines: int = Field(0, ge=0)
+    truncate: bool = False
+    bad_name: bool = False
+
+    def faults(self, **extra: Any):
+        """The drop faults these settings ask for, with `extra` (Faults fields) on top."""
+        from retailers.retailer5.files import Faults
+
+        return Faults(**{"malformed_lines": self.malformed_lines, "truncate": self.truncate,
+                         "bad_name": self.bad_name, **extra})
+
+
+class Retailer5DropSettings(BaseSettings):
+    """What `retailers drop-files` reads: the generator (RETAILER_*) and retailer5's own."""
+
+    model_config = _env("")
+    retailer: GeneratorSettings = Field(default_factory=GeneratorSettings)
+    own: Retailer5Settings = Field(default_factory=Retailer5Settings)
+
+
 class RetailerServerSettings(BaseSettings):
     """A retailer server process: the servers' shared part (`retailer`) and its own (`own`).
     One subclass per retailer, so retailer1 never reads retailer2's secrets."""

@@ -38,7 +38,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDER_SECRETS = {"changethis", "change-me", "changeme", ""}
 
 # The retailers the pipeline pulls from (its own list; the retailers do not share it).
-RETAILER_IDS: tuple[str, ...] = ("retailer1", "retailer2", "retailer3")
+RETAILER_IDS: tuple[str, ...] = ("retailer1", "retailer2", "retailer3", "retailer5")
 
 # Tests set RETAIL_ENV_FILE="" so a developer's .env never leaks into them.
 ENV_FILE = os.environ.get("RETAIL_ENV_FILE", ".env") or None

@@ -46,6 +46,7 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", "ingestion.ingest_partition", then="transform"),
+    Stage("ingest", "ingestion.ingest_file", then="transform", retailers=frozenset({"retailer5"})),
     Stage("transform", "transformation.load_partition", then="quality"),
     Stage("quality", "quality.run_checks", then=VERDICT, run_wide=True),
 )

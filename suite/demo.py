@@ -1,6 +1,7 @@
 """`make demo`: the whole suite on one day, as a user meets it.
 
-Brings the stack up, seeds the day at the three retailers, asks for a run with
+Brings the stack up, seeds the day at the three REST retailers, drops retailer5's files for
+it into the S3 inbox (`retailers drop-files`), asks for a run with
 `POST /runs` (exactly as a user or scheduler would), shows progress until the verdict, then
 prints what happened: per stage counts and times, the money at each source next to the
 warehouse's, the verdict and the URLs to open.
@@ -33,6 +34,25 @@ def seed_day(s: StackSettings, day: dt.date, orders_per_day: int | None, console
                database_urls={rid: s.retailer_database_url(rid) for rid in s.retailer_ids})
     console.print(f"seeded {day} at {', '.join(s.retailer_ids)} "
                   f"in {time.perf_counter() - started:.1f}s")
+
+
+def drop_files(s: StackSettings, day: dt.date, orders_per_day: int | None,
+               console: Console) -> None:
+    """retailer5 drops the day's CSV files into the lake's inbox. In the demo it is handed
+    the stack's S3 endpoint and keys (a real partner would have keys of its own)."""
+    from retailers.retailer5.drop import drop, s3_client
+    from retailers.retailer5.files import day_files
+    from retailers.settings import Retailer5Settings
+
+    w = s.ingestion_worker
+    own = Retailer5Settings(s3_endpoint_url=w.s3_endpoint_url, s3_bucket=w.s3_bucket,
+                            s3_region=w.s3_region, s3_access_key_id=w.s3_access_key_id,
+                            s3_secret_access_key=w.s3_secret_access_key,
+                            inbox_prefix=f"{w.inbox.prefix}retailer5/")
+    files = day_files(s.generator, day, faults=own.faults(), orders_per_day=orders_per_day)
+    keys = drop(s3_client(own), own.s3_bucket, own.inbox_prefix, files)
+    names = ", ".join(k.rsplit("/", 1)[1] for k in keys)
+    console.print(f"dropped retailer5's files for {day}: {names}")
 
 
 def start_run(s: StackSettings, day: dt.date) -> str:
@@ -137,6 +157,7 @@ def run_demo(s: StackSettings, day: dt.date | None, *, orders_per_day: int | Non
     for svc, state in stack.up(s, echo=console.print):
         console.print(f"  {svc.name:<22} {state:<8} {svc.url or ''}")
     seed_day(s, day, orders_per_day, console)
+    drop_files(s, day, orders_per_day, console)
     run_id = start_run(s, day)
     console.print(f"POST /runs {{'date': '{day}'}} -> run {run_id}")
     status = follow_runs([run_id], poll_seconds=0.5, timeout=900, console=console)[run_id]

@@ -31,7 +31,7 @@ from shared.s3 import manifest_key, part_key
 from shared.settings import RETAILER_IDS, S3Settings, current
 
 CENT = Decimal("0.01")
-CURRENCY = {"retailer1": "USD", "retailer2": "USD", "retailer3": "EUR"}
+CURRENCY = {"retailer1": "USD", "retailer2": "USD", "retailer3": "EUR", "retailer5": "GBP"}
 CATEGORIES = ("apparel", "footwear", "outdoor", "home", "toys", "books")
 
 

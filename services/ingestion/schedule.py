@@ -28,6 +28,8 @@ def beat_schedule() -> dict[str, dict]:
         # bi_reader may lift its own statement_timeout; this is what holds the limit.
         "guard-bi-reader": {"task": "ingestion.guard_bi_reader",
                             "schedule": float(s.bi_guard_interval_seconds)},
+        # Files dropped in the inbox are claimed and sent to their runs (docs/ingestion.md).
+        "scan-inbox": {"task": "ingestion.scan_inbox", "schedule": float(s.inbox_scan_seconds)},
     }
 
 

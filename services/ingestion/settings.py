@@ -60,6 +60,25 @@ class IngestionSettings(IngestionRunOptions):
     worker_concurrency: int = 3
 
 
+class InboxSettings(BaseSettings):
+    """Files dropped in the lake's inbox (INBOX_*): retailer5 (docs/ingestion.md, "Inbox")."""
+
+    model_config = env_config("INBOX_")
+    prefix: str = "inbox/"
+    history_prefix: str = "history/"
+    # How many days before its batch date a file's line may be dated; a corrected file
+    # restates order dates this far back (older lines are rejected).
+    lookback_days: int = Field(7, ge=0, le=366)
+    # A sales file waits this long for its .ctl sidecar before it is an error.
+    control_wait_seconds: float = Field(300.0, ge=0)
+    # Bytes per streamed read of a file (never the whole file in memory).
+    read_chunk_bytes: int = Field(1024 * 1024, ge=4096)
+    # Called with a JSON body when a file cannot be loaded (empty: no webhook). May hold a
+    # token in its query string, hence a secret.
+    alert_webhook_url: SecretStr | None = None
+    alert_timeout_seconds: float = Field(5.0, gt=0)
+
+
 # --- how the worker reaches each retailer (their URL and the credentials they gave us) -----
 
 class Retailer1Settings(BaseSettings):
@@ -119,6 +138,7 @@ class IngestionWorkerSettings(IngestionRunsSettings, S3Settings):
     retailer1: Retailer1Settings = Field(default_factory=Retailer1Settings)
     retailer2: Retailer2Settings = Field(default_factory=Retailer2Settings)
     retailer3: Retailer3Settings = Field(default_factory=Retailer3Settings)
+    inbox: InboxSettings = Field(default_factory=InboxSettings)
     # bi_reader's statements (and open transactions) are cut off after this, whatever its
     # session sets; the guard enforcing it is a task of this worker (shared/bi_guard.py).
     bi_statement_limit_seconds: int = Field(60, ge=1)
@@ -134,6 +154,8 @@ class IngestionBeatSettings(LoggingSettings, BrokerSettings):
     sweeper_interval_seconds: float = Field(10.0, gt=0)
     # How often beat sends the bi_reader guard (the limit holds to within this interval).
     bi_guard_interval_seconds: float = Field(5.0, gt=0)
+    # How often beat asks for a scan of the inbox (new files are picked up within this).
+    inbox_scan_seconds: float = Field(5.0, gt=0)
 
 
 def get_api_settings() -> IngestionApiSettings:

@@ -7,14 +7,16 @@ Worker: `celery -A services.ingestion.tasks:celery_app worker -Q ingestion`.
 from __future__ import annotations
 
 from services.ingestion import runs, sweeper
+from services.ingestion.files import inbox
+from services.ingestion.files import step as file_step
 from services.ingestion.settings import IngestionWorkerSettings
 from services.ingestion.step import PERMANENT_ERRORS, ingest
 from shared.celery_app import celery_app
 from shared.settings import load_settings_or_exit
 from shared.steps import step_task
 
-__all__ = ["advance_backfills", "celery_app", "guard_bi_reader", "ingest_partition",
-           "run_yesterday", "sweep"]
+__all__ = ["advance_backfills", "celery_app", "guard_bi_reader", "ingest_file",
+           "ingest_partition", "run_yesterday", "scan_inbox", "sweep"]
 
 # A worker without its own variables (a retailer's credentials, ...) stops here, naming them.
 settings = load_settings_or_exit(IngestionWorkerSettings)
@@ -23,6 +25,19 @@ celery_app.conf.worker_concurrency = settings.ingestion.worker_concurrency
 # Fetch, normalize and land one retailer's day, then send its transformation task.
 ingest_partition = step_task(celery_app, "ingestion.ingest_partition",
                              permanent=PERMANENT_ERRORS)(ingest)
+
+# Land a file-delivered retailer's batch (retailer5): the stage table's other ingest line.
+ingest_file = step_task(celery_app, "ingestion.ingest_file",
+                        permanent=PERMANENT_ERRORS)(file_step.ingest_file)
+
+
+@celery_app.task(name="ingestion.scan_inbox", acks_late=True, ignore_result=True, expires=30)
+def scan_inbox() -> int:
+    """Claim new files in the inbox and start their batch dates' runs (beat)."""
+    from shared.s3 import get_s3
+
+    report = inbox.scan(get_s3(), settings.s3_bucket, settings.inbox)
+    return len(report.claimed)
 
 
 @celery_app.task(name="ingestion.advance_backfills", acks_late=True)

@@ -54,6 +54,22 @@ def latest_verdicts(conn: Connection) -> list[dict[str, Any]]:
     return verdicts
 
 
+def inbox_errors(conn: Connection) -> list[dict[str, Any]]:
+    """Files dropped in the inbox that could not be loaded and were not made good since
+    (ops.inbox_file, docs/ingestion.md "Alerts"), newest first."""
+    rows = conn.execute(text("""
+        select file_id, retailer_id, object_key, reason, detail->>'message' as message,
+               batch_date, seen_at, updated_at, alerted_at
+        from ops.inbox_file where status = 'error' and resolved_at is null
+        order by updated_at desc limit :n
+    """), {"n": OVERDUE_SHOWN}).mappings().all()
+    return [{"file_id": r["file_id"], "retailer_id": r["retailer_id"], "key": r["object_key"],
+             "reason": r["reason"], "message": r["message"],
+             "batch_date": r["batch_date"].isoformat() if r["batch_date"] else None,
+             "since": r["updated_at"].isoformat(),
+             "alerted": r["alerted_at"] is not None} for r in rows]
+
+
 def report(conn: Connection | None, checks: dict[str, str], settings: QualityWorkerSettings,
            now: dt.datetime) -> dict[str, Any]:
     """The /health body; `status` "ok" answers 200, "failing" 503.
@@ -72,7 +88,11 @@ def report(conn: Connection | None, checks: dict[str, str], settings: QualityWor
                      f"{v['run_date']})" for v in verdicts if v["verdict"] == "failed"]
         problems += [f"{o.retailer_id}: {o.run_date} not complete, due {o.deadline.isoformat()}"
                      for o in expected.overdue[:OVERDUE_SHOWN]]
+        errors = inbox_errors(conn)
+        problems += [f"{e['retailer_id']}: inbox file {e['key']} not loaded: {e['reason']}"
+                     for e in errors]
         body["retailers"] = verdicts
+        body["inbox"] = {"open_errors": len(errors), "errors": errors}
         body["freshness"] = {
             "expected_from": expected.first_date.isoformat() if expected.first_date else None,
             "expected_through": expected.last_due_date.isoformat(),

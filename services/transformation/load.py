@@ -27,6 +27,7 @@ from services.transformation.lookups import MissingFxRate, build_lookups
 from services.transformation.manifest import PartitionNotFound, find_partition
 from services.transformation.orders import load_orders
 from services.transformation.rejected import load_rejected
+from services.transformation.restate import batch_of, clear_batch, record_batch
 from services.transformation.sales import load_sales
 from services.transformation.scd2 import load_customers, load_products
 from services.transformation.settings import TransformationWorkerSettings, get_settings
@@ -110,6 +111,11 @@ def _load(step: StepContext, s3: Any, settings: TransformationWorkerSettings) ->
         staged = stage_partition(ctx, s3, settings.s3_bucket, partition,
                                  chunk_bytes=conf.copy_chunk_bytes,
                                  verify=conf.verify_checksums)
+        batch = batch_of(partition.manifest)
+        if batch is not None:
+            # A file batch replaces what its date loaded before (restate.py).
+            phases("restate")
+            cleared = clear_batch(ctx, batch)
         phases("dimensions")
         load_stores(ctx)
         load_customers(ctx)
@@ -122,6 +128,8 @@ def _load(step: StepContext, s3: Any, settings: TransformationWorkerSettings) ->
         load_orders(ctx, staged["orders"].records - staged["orders"].duplicates)
         phases("rejected")
         load_rejected(ctx)
+        if batch is not None:
+            ctx.counts["batch"] = record_batch(ctx, batch, cleared)
         load_seconds = time.perf_counter() - started
 
         phases("marts")

@@ -66,7 +66,8 @@ def test_only_the_ingestion_worker_knows_the_retailers_credentials():
 def test_the_token_is_read_by_the_apis_only_and_beat_reads_no_database():
     holders = {p for p in PROCESS_SETTINGS if "PIPELINE_API_TOKEN" in names(p)}
     assert holders == {"ingestion-api", "transformation-api", "quality-api"}
-    assert names("beat") == {"BI_GUARD_INTERVAL_SECONDS", "LOG_FORMAT", "LOG_LEVEL",
+    assert names("beat") == {"BI_GUARD_INTERVAL_SECONDS", "INBOX_SCAN_SECONDS", "LOG_FORMAT",
+                             "LOG_LEVEL",
                              "REDIS_URL", "SCHEDULE_HOUR_UTC",
                              "SCHEDULE_MINUTE", "SWEEPER_INTERVAL_SECONDS",
                              "TASK_VISIBILITY_TIMEOUT_SECONDS"}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.settings import RETAILER_IDS
 from suite.processes import ROOT, VENV_BIN, port_open
 from tests.fixtures.core import NS
 from tests.fixtures.retailers import SEED_OVERRIDES
@@ -30,6 +31,22 @@ def _env(data_dir: Path) -> dict[str, str]:
     for name, port in PORTS.items():
         env[name] = f"http://127.0.0.1:{port}" if name.endswith("_URL") else str(port)
     return env
+
+
+def _drop_retailer5(env: dict[str, str], settings, day) -> None:
+    """retailer5 drops the day's files into the stack's lake (its S3 server)."""
+    from retailers.retailer5.drop import drop
+    from retailers.retailer5.files import day_files
+    from shared.s3 import ensure_bucket, make_s3_client
+    from shared.settings import S3Settings
+
+    client = make_s3_client(S3Settings(
+        s3_endpoint_url=env["S3_ENDPOINT_URL"], s3_bucket=settings.s3_bucket,
+        s3_access_key_id=settings.s3_access_key_id,
+        s3_secret_access_key=settings.s3_secret_access_key))
+    ensure_bucket(client, settings.s3_bucket)
+    gen = settings.retailer.model_copy(update={"orders_per_day": 20})
+    drop(client, settings.s3_bucket, "inbox/retailer5/", day_files(gen, day))
 
 
 def _retail(*args: str, env: dict[str, str], timeout: float = 240):
@@ -174,6 +191,7 @@ def test_down_then_up_keeps_the_lake_and_a_replay_of_an_earlier_run_succeeds(
     up = _retail("up", env=env)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
+        _drop_retailer5(env, settings, day)
         resp = httpx.post(f"{ingestion}/runs", json={"date": day.isoformat()}, headers=auth,
                           timeout=30)
         assert resp.status_code == 202, resp.text
@@ -184,7 +202,7 @@ def test_down_then_up_keeps_the_lake_and_a_replay_of_an_earlier_run_succeeds(
     assert down.returncode == 0, down.stdout + down.stderr
     stored = sorted(p.relative_to(tmp_path / "lake") for p in (tmp_path / "lake").rglob("*")
                     if p.is_file())
-    assert len([p for p in stored if p.parts[1] == "manifests"]) == 3, stored
+    assert len([p for p in stored if p.parts[1] == "manifests"]) == len(RETAILER_IDS), stored
     up = _retail("up", env=env)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
@@ -193,7 +211,7 @@ def test_down_then_up_keeps_the_lake_and_a_replay_of_an_earlier_run_succeeds(
         assert resp.status_code == 202, resp.text
         replay = _wait_run(ingestion, resp.json()["run_id"])
         assert replay["status"] in ("succeeded", "succeeded_with_warnings"), replay
-        for rid in rids:
+        for rid in RETAILER_IDS:
             assert replay["retailers"][rid]["transform"]["status"] == "succeeded", replay
     finally:
         down = _retail("down", env=env)

@@ -72,12 +72,11 @@ def test_a_work_that_never_finishes_its_step_is_a_failed_attempt(clean_warehouse
 
 def test_a_new_step_kind_is_one_function_and_one_line_of_the_table(
         clean_warehouse, settings, monkeypatch, ingestion_queue):
-    """retailer5's files are picked up by a task of their own, then loaded as usual;
-    retailer4's stream needs no transform step. Neither touches the runner or ops."""
+    """retailer5's files are picked up by a task of their own (its real line of the table,
+    `ingestion.ingest_file`), then loaded as usual; retailer4's stream needs no transform
+    step. Neither touches the runner or ops."""
     monkeypatch.setattr(stages, "STAGES", (
         *stages.STAGES,
-        Stage("ingest", "ingestion.pick_up_files", then="transform",
-              retailers=frozenset({"retailer5"})),
         Stage("ingest", "ingestion.close_stream_day", then="quality",
               retailers=frozenset({"retailer4"})),
     ))
@@ -92,7 +91,7 @@ def test_a_new_step_kind_is_one_function_and_one_line_of_the_table(
         ("ingest", "retailer5"), ("transform", "retailer5"), ("quality", "*")}
     ops.send_steps(firsts)  # each by the task its line names, on the real queue
     assert sorted(name for name, _ in ingestion_queue()) == [
-        "ingestion.close_stream_day", "ingestion.ingest_partition", "ingestion.pick_up_files"]
+        "ingestion.close_stream_day", "ingestion.ingest_file", "ingestion.ingest_partition"]
 
     def pick_up(step: StepContext) -> None:  # the new kind's "what this step does"
         with transaction(step.engine) as conn:

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from services.ingestion import runs
 from shared import ops
+from shared.settings import RETAILER_IDS
 from tests.fixtures.ingestion import make_run
 
 DAY = "2024-01-15"
@@ -54,18 +55,20 @@ def test_post_runs_is_202_queues_one_task_per_retailer_and_is_visible(
     assert resp.headers["Location"] == body["status_url"]
     assert body["backfill_id"] is None and body["runs"][0]["status"] == "running"
     assert sorted(ingestion_queue(), key=repr) == [
-        ("ingestion.ingest_partition", {"v": "1.0", "run_id": run_id, "retailer_id": r,
-                                        "run_date": DAY})
-        for r in ("retailer1", "retailer2", "retailer3")]
+        ("ingestion.ingest_file", {"v": "1.0", "run_id": run_id, "retailer_id": "retailer5",
+                                   "run_date": DAY}),
+        *(("ingestion.ingest_partition", {"v": "1.0", "run_id": run_id, "retailer_id": r,
+                                          "run_date": DAY})
+          for r in ("retailer1", "retailer2", "retailer3"))]
 
     status = ingestion_api.get(body["status_url"]).json()
     assert status["status"] == "running" and status["run_date"] == DAY
-    assert set(status["retailers"]) == {"retailer1", "retailer2", "retailer3"}
+    assert set(status["retailers"]) == {"retailer1", "retailer2", "retailer3", "retailer5"}
     ingest = status["retailers"]["retailer2"]["ingest"]
     assert (ingest["status"], ingest["attempts"], ingest["max_attempts"]) == ("queued", 0, 3)
     assert status["retailers"]["retailer2"]["transform"]["status"] == "pending"
     assert status["quality"]["status"] == "pending"
-    assert (status["steps_done"], status["steps_total"]) == (0, 7)
+    assert (status["steps_done"], status["steps_total"]) == (0, 2 * len(RETAILER_IDS) + 1)
 
 
 def test_a_date_with_an_active_run_is_409_naming_it(ingestion_api, auth_headers,

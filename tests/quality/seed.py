@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from shared.settings import RETAILER_IDS
 
-CURRENCY = {"retailer1": "USD", "retailer2": "USD", "retailer3": "EUR"}
+CURRENCY = {"retailer1": "USD", "retailer2": "USD", "retailer3": "EUR", "retailer5": "GBP"}
 REJECTED_AMOUNT = Decimal("5.00")
 DUPLICATES = 1  # lines served twice, removed at load
 

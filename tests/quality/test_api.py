@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from services.quality.checks import REGISTRY
 from services.quality.judge import judge_run
+from shared.settings import RETAILER_IDS
 from tests.quality.seed import seed_run
 
 AUTH = {"Authorization": "Bearer test-pipeline-token"}
@@ -45,7 +46,7 @@ def test_health_is_ok_after_a_clean_run(quality_client, seeded_run) -> None:
     assert response.status_code == 200, body["problems"]
     assert body["status"] == "ok"
     assert {(v["retailer_id"], v["verdict"]) for v in body["retailers"]} == {
-        ("retailer1", "succeeded"), ("retailer2", "succeeded"), ("retailer3", "succeeded")}
+        (r, "succeeded") for r in RETAILER_IDS}
     # the pipeline started today: nothing was owed yet
     assert body["freshness"]["overdue_count"] == 0
     assert body["freshness"]["expected_through"] == seeded_run.run_date.isoformat()
@@ -59,8 +60,7 @@ def test_a_critical_failure_makes_health_503(quality_client, quality_db, seeded_
     body = response.json()
     verdicts = {v["retailer_id"]: v["verdict"] for v in body["retailers"]}
     # the failure is retailer2's; the others' own verdicts stay clean
-    assert verdicts == {"retailer1": "succeeded", "retailer2": "failed",
-                        "retailer3": "succeeded"}
+    assert verdicts == {r: "failed" if r == "retailer2" else "succeeded" for r in RETAILER_IDS}
     assert any("retailer2: latest verdict failed" in p for p in body["problems"])
 
 
@@ -77,7 +77,7 @@ def test_an_overdue_date_makes_health_503(quality_client, quality_db, seeded_run
     missing = (seeded_run.run_date - dt.timedelta(days=1)).isoformat()
     assert freshness["expected_from"] == missing
     assert {(o["retailer_id"], o["run_date"]) for o in freshness["overdue"]} == {
-        (r, missing) for r in ("retailer1", "retailer2", "retailer3")}
+        (r, missing) for r in RETAILER_IDS}
 
 
 def test_results_are_found_by_date_and_filtered(quality_client, quality_db, seeded_run) -> None:
@@ -85,7 +85,7 @@ def test_results_are_found_by_date_and_filtered(quality_client, quality_db, seed
     judge_run(seeded_run.run_id, seeded_run.run_date)
     day = seeded_run.run_date.isoformat()
     everything = quality_client.get("/results", params={"date": day}).json()
-    assert everything["count"] == 3 * (len(REGISTRY) - 1) + 1
+    assert everything["count"] == len(RETAILER_IDS) * (len(REGISTRY) - 1) + 1
     assert {r["run_id"] for r in everything["results"]} == {seeded_run.run_id}
     failed = quality_client.get("/results", params={"date": day, "status": "fail"}).json()
     assert {(r["retailer_id"], r["check_name"]) for r in failed["results"]} == {
@@ -137,8 +137,7 @@ def test_dashboard_feeds_the_page(quality_client, quality_db, seeded_run) -> Non
     assert data["runs"][0]["status"] == "failed" and data["runs"][0]["fail"] == 2
     day = seeded_run.run_date.isoformat()
     grid = data["grid"]
-    assert [c["retailer_id"] for c in grid["columns"]] == ["retailer1", "retailer2",
-                                                           "retailer3", "*"]
+    assert [c["retailer_id"] for c in grid["columns"]] == [*RETAILER_IDS, "*"]
     assert grid["cells"]["reconcile_line_count"][f"{day}|retailer2"]["status"] == "fail"
     assert grid["cells"]["reconcile_line_count"][f"{day}|retailer1"]["status"] == "pass"
     series = data["series"]

@@ -144,7 +144,7 @@ def test_recheck_replaces_results_and_rejudges_the_latest_run(quality_db, seeded
             "select retailer_id, max(evaluations) from quality.check_result where run_id = :r "
             "group by retailer_id order by 1"), {"r": seeded_run.run_id}).all()
     assert [tuple(r) for r in rows] == [("*", 2), ("retailer1", 1), ("retailer2", 2),
-                                        ("retailer3", 1)]
+                                        ("retailer3", 1), ("retailer5", 1)]
     assert run_row(quality_db, seeded_run.run_id).status == "succeeded"
 
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from services.quality.judge import judge_run
+from shared.settings import RETAILER_IDS
 from suite.processes import ROOT
 from tests.quality.seed import seed_run
 
@@ -28,7 +29,7 @@ def ten_judged_days(quality_db, due_date):
             # a different rhythm per retailer, so the three lines of a chart are told apart
             runs.append(seed_run(conn, due_date - dt.timedelta(days=back), orders={
                 "retailer1": 30 + (back * 7) % 11, "retailer2": 18 + (back * 5) % 7,
-                "retailer3": 8 + (back * 3) % 4}))
+                "retailer3": 8 + (back * 3) % 4, "retailer5": 5 + back % 3}))
     with quality_db.begin() as conn:
         # the last day: one of retailer2's lines never reached the warehouse
         conn.execute(text("delete from warehouse.fact_sales where retailer_key = 2 "
@@ -67,10 +68,12 @@ def test_the_page_shows_runs_grid_and_charts(quality_server, ten_judged_days) ->
             # the charts drew a line per retailer, with real geometry
             for chart in ("chart-lines", "chart-revenue", "chart-rejected"):
                 paths = page.locator(f"#{chart} svg path.series")
-                assert paths.count() == 3, chart
-                assert all(len(paths.nth(i).get_attribute("d")) > 50 for i in range(3)), chart
+                assert paths.count() == len(RETAILER_IDS), chart
+                assert all(len(paths.nth(i).get_attribute("d")) > 50
+                           for i in range(len(RETAILER_IDS))), chart
                 # ten days of data per retailer: days before the first run are gaps, not zeros
-                assert page.locator(f"#{chart} svg circle.pt").count() == 30, chart
+                assert page.locator(f"#{chart} svg circle.pt").count() == \
+                    10 * len(RETAILER_IDS), chart
 
             # the seeded failure is red in the grid, and one click away from its sample
             cell = page.locator("tr[data-check='reconcile_line_count'] "
