@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 
-from shared.settings import RETAILER_IDS
+from shared.settings import KNOWN_RETAILER_IDS
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -50,15 +50,15 @@ Day = Annotated[
 
 
 def _known_retailer(value: str) -> str:
-    if value not in RETAILER_IDS:
-        raise ValueError(f"unknown retailer {value!r}; known: {list(RETAILER_IDS)}")
+    if value not in KNOWN_RETAILER_IDS:
+        raise ValueError(f"unknown retailer {value!r}; known: {list(KNOWN_RETAILER_IDS)}")
     return value
 
 
 RetailerId = Annotated[
     str,
     AfterValidator(_known_retailer),
-    WithJsonSchema({"type": "string", "enum": list(RETAILER_IDS)}),
+    WithJsonSchema({"type": "string", "enum": list(KNOWN_RETAILER_IDS)}),
 ]
 
 # A check or other name given in a query string: letters, digits and `_`, so a NUL byte or

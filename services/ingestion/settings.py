@@ -97,6 +97,42 @@ class Retailer3Settings(BaseSettings):
 
 # --- the processes ----------------------------------------------------------------------------
 
+class StreamOptions(BaseSettings):
+    """The stream consumer's stream and batching (STREAM_*)."""
+
+    model_config = env_config("STREAM_")
+    nats_url: str = "nats://127.0.0.1:4222"
+    stream: str = "RETAILER4"
+    subjects: str = "retailer4.>"
+    durable: str = "pipeline-retailer4"
+    batch_max_messages: int = Field(2000, ge=1)
+    batch_max_wait_seconds: float = Field(0.5, gt=0)
+    # Longer than a batch's land + apply: a message is redelivered only when its consumer
+    # is gone (killed before the acknowledgement).
+    ack_wait_seconds: float = Field(60.0, gt=0)
+    apply_timeout_seconds: float = Field(60.0, gt=0)
+    apply_poll_seconds: float = Field(0.05, gt=0)
+
+
+class Retailer4Settings(BaseSettings):
+    """retailer4: reference data and control totals by REST with a bearer token."""
+
+    model_config = env_config("RETAILER4_")
+    url: str = "http://127.0.0.1:5004"
+    api_token: SecretStr
+
+    _check = field_validator("api_token")(
+        lambda v: reject_placeholder(v, "RETAILER4_API_TOKEN"))
+
+
+class StreamCloseOptions(BaseSettings):
+    """Closing a stream retailer's day (STREAM_CLOSE_*): how long to wait for what a replay
+    re-requested to arrive through the consumer."""
+
+    model_config = env_config("STREAM_CLOSE_")
+    wait_seconds: float = Field(60.0, ge=0)
+    poll_seconds: float = Field(0.5, gt=0)
+
 class IngestionRunsSettings(PipelineSettings):
     """What starting and advancing runs needs (`runs.py`), whichever process does it."""
 
@@ -119,6 +155,8 @@ class IngestionWorkerSettings(IngestionRunsSettings, S3Settings):
     retailer1: Retailer1Settings = Field(default_factory=Retailer1Settings)
     retailer2: Retailer2Settings = Field(default_factory=Retailer2Settings)
     retailer3: Retailer3Settings = Field(default_factory=Retailer3Settings)
+    retailer4: Retailer4Settings = Field(default_factory=Retailer4Settings)
+    stream_close: StreamCloseOptions = Field(default_factory=StreamCloseOptions)
     # bi_reader's statements (and open transactions) are cut off after this, whatever its
     # session sets; the guard enforcing it is a task of this worker (shared/bi_guard.py).
     bi_statement_limit_seconds: int = Field(60, ge=1)
@@ -156,34 +194,6 @@ def get_beat_settings() -> IngestionBeatSettings:
     return current(IngestionBeatSettings)
 
 
-class StreamOptions(BaseSettings):
-    """The stream consumer's stream and batching (STREAM_*)."""
-
-    model_config = env_config("STREAM_")
-    nats_url: str = "nats://127.0.0.1:4222"
-    stream: str = "RETAILER4"
-    subjects: str = "retailer4.>"
-    durable: str = "pipeline-retailer4"
-    batch_max_messages: int = Field(2000, ge=1)
-    batch_max_wait_seconds: float = Field(0.5, gt=0)
-    # Longer than a batch's land + apply: a message is redelivered only when its consumer
-    # is gone (killed before the acknowledgement).
-    ack_wait_seconds: float = Field(60.0, gt=0)
-    apply_timeout_seconds: float = Field(60.0, gt=0)
-    apply_poll_seconds: float = Field(0.05, gt=0)
-
-
-class Retailer4Settings(BaseSettings):
-    """retailer4: reference data and control totals by REST with a bearer token."""
-
-    model_config = env_config("RETAILER4_")
-    url: str = "http://127.0.0.1:5004"
-    api_token: SecretStr
-
-    _check = field_validator("api_token")(
-        lambda v: reject_placeholder(v, "RETAILER4_API_TOKEN"))
-
-
 class StreamConsumerSettings(PipelineSettings, S3Settings):
     """The stream consumer (`python -m services.ingestion.stream.consumer`): the stream, the
     lake, the warehouse's ops tables, the queue (it sends the apply task) and retailer4's
@@ -193,3 +203,4 @@ class StreamConsumerSettings(PipelineSettings, S3Settings):
     stream: StreamOptions = Field(default_factory=StreamOptions)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
     retailer4: Retailer4Settings = Field(default_factory=Retailer4Settings)
+

@@ -9,11 +9,12 @@ from __future__ import annotations
 from services.ingestion import runs, sweeper
 from services.ingestion.settings import IngestionWorkerSettings
 from services.ingestion.step import PERMANENT_ERRORS, ingest
+from services.ingestion.stream.close import close_day
 from shared.celery_app import celery_app
 from shared.settings import load_settings_or_exit
 from shared.steps import step_task
 
-__all__ = ["advance_backfills", "celery_app", "guard_bi_reader", "ingest_partition",
+__all__ = ["advance_backfills", "celery_app", "close_stream_day", "guard_bi_reader", "ingest_partition",
            "run_yesterday", "sweep"]
 
 # A worker without its own variables (a retailer's credentials, ...) stops here, naming them.
@@ -23,6 +24,10 @@ celery_app.conf.worker_concurrency = settings.ingestion.worker_concurrency
 # Fetch, normalize and land one retailer's day, then send its transformation task.
 ingest_partition = step_task(celery_app, "ingestion.ingest_partition",
                              permanent=PERMANENT_ERRORS)(ingest)
+
+# A stream retailer's day: reconcile with the source, re-request what is missing, land its
+# reference data (the stage table's retailer4 line of `ingest`).
+close_stream_day = step_task(celery_app, "ingestion.close_stream_day")(close_day)
 
 
 @celery_app.task(name="ingestion.advance_backfills", acks_late=True)

@@ -18,6 +18,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from retailers.retailer4 import publisher, world
@@ -25,11 +26,10 @@ from retailers.retailer4.chaos import StreamChaos
 from services.ingestion.settings import StreamConsumerSettings, StreamOptions
 from services.ingestion.stream.consumer import StreamConsumer
 from suite.processes import ROOT
-from tests.fixtures.stream import TOKEN
+from tests.fixtures.stream import ORDERS_PER_DAY, TOKEN
 
 pytestmark = pytest.mark.usefixtures("clean_warehouse", "clean_bucket")
 
-ORDERS_PER_DAY = 60
 V1_DAY = dt.date(2024, 2, 29)
 V2_DAY = dt.date(2024, 3, 1)          # RETAILER4_V2_FROM's default: orders/payments in v2
 SEED = 42
@@ -182,4 +182,44 @@ def test_nothing_blocks_a_stream_of_only_bad_messages(engine, nats_url, stream_n
     assert reasons.get("x") == "malformed_record" and len(reasons) == 2
 
 
-_ = threading
+def test_closing_the_day_re_requests_what_the_stream_lost(
+        engine, nats_url, stream_names, retailer4_url, transformation_worker, s3):
+    from functools import partial
+
+    from services.ingestion.settings import IngestionWorkerSettings
+    from services.ingestion.stream.close import close_day
+    from services.transformation.load import load_partition
+    from shared import ops
+    from shared.db import transaction
+    from shared.steps import run_step
+
+    events = world.day_events(master(), V1_DAY, ORDERS_PER_DAY)
+    lost = {e.event_id for e in events[::7]}          # one event in seven never arrives
+    target = publisher.StreamTarget(nats_url, stream_names["stream"], stream_names["prefix"])
+    msgs, _, _ = publisher.build_messages(events, V1_DAY, prefix=stream_names["prefix"],
+                                          v2_from=V2_DAY, chaos=StreamChaos(), seed=SEED,
+                                          only={e.event_id for e in events} - lost)
+    publisher.publish(target, msgs)
+    consumer = threading.Thread(target=consume, args=(
+        consumer_settings(stream_names, nats_url, retailer4_url),), kwargs={"idle": 6.0})
+    consumer.start()
+    with transaction(engine) as conn:
+        run_id = ops.create_run(conn, V1_DAY, ["retailer4"])
+    worker = IngestionWorkerSettings()
+    worker.retailer4.url = retailer4_url
+    worker.retailer4.api_token = SecretStr(TOKEN)
+    worker.stream_close.poll_seconds = 0.2
+    result = run_step(ops.StepRef(run_id, "ingest", "retailer4", V1_DAY),
+                      partial(close_day, settings=worker, s3=s3), send=False)
+    assert result.status == "succeeded", result.error
+    assert result.counts["stream"] == {"events": len(events), "missing": 0, "replays": 1}
+    loaded = load_partition(run_id, "retailer4", V1_DAY, s3=s3, send=False)
+    assert loaded.status == "succeeded", loaded.error
+    consumer.join(60)
+    assert marts(engine, V1_DAY) == truth(V1_DAY)
+    with engine.connect() as conn:
+        manifest = conn.execute(text("select manifest from ops.manifest where run_id = :r"),
+                                {"r": run_id}).scalar()
+    assert manifest["reconciliation"]["line_count_matches"]
+    assert manifest["reconciliation"]["amount_matches"]
+    assert manifest["reconciliation"]["stream"]["complete"]
