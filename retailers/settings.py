@@ -241,7 +241,16 @@ class Retailer4Settings(BaseSettings):
     _check = field_validator("api_token")(lambda v: _real_secret(v, "RETAILER4_API_TOKEN"))
 
 
+class Retailer4Process(BaseSettings):
+    """How the retailer4 REST process runs (RETAILER_*: gunicorn workers, log level)."""
+
+    model_config = _env("RETAILER_")
+    workers: int = 2
+    log_level: str = "INFO"
+
+
 class Retailer4ServerSettings(Retailer4Settings):
     """The retailer4 REST process: its own variables plus the generator's (RETAILER_*)."""
 
     generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
+    process: Retailer4Process = Field(default_factory=Retailer4Process)

@@ -28,6 +28,7 @@ from retailers.settings import (
     DATABASES,
     RETAILER_IDS,
     GeneratorSettings,
+    Retailer4ServerSettings,
     RetailerServerSettings,
     server_settings_class,
 )
@@ -37,6 +38,7 @@ from services.ingestion.settings import (
     IngestionBeatSettings,
     IngestionRunsSettings,
     IngestionWorkerSettings,
+    StreamConsumerSettings,
 )
 from services.quality.settings import QualityApiSettings, QualityWorkerSettings
 from services.transformation.settings import (
@@ -89,6 +91,8 @@ PROCESS_SETTINGS: dict[str, type[BaseSettings]] = {
     "quality-worker": QualityWorkerSettings,
     "beat": IngestionBeatSettings,
     "flower": FlowerSettings,
+    "retailer4": Retailer4ServerSettings,
+    "stream-consumer": StreamConsumerSettings,
 }
 
 

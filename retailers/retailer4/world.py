@@ -14,7 +14,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from retailers.generator.calendar import PG_EPOCH, day_start
 from retailers.generator.day import generate_day
 from retailers.generator.frames import Event

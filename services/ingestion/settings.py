@@ -112,6 +112,8 @@ class StreamOptions(BaseSettings):
     ack_wait_seconds: float = Field(60.0, gt=0)
     apply_timeout_seconds: float = Field(60.0, gt=0)
     apply_poll_seconds: float = Field(0.05, gt=0)
+    # Touched after every loop; the container's healthcheck reads its age.
+    heartbeat_file: str = "/tmp/stream-consumer.alive"
 
 
 class Retailer4Settings(BaseSettings):

@@ -14,8 +14,8 @@ from shared.celery_app import celery_app
 from shared.settings import load_settings_or_exit
 from shared.steps import step_task
 
-__all__ = ["advance_backfills", "celery_app", "close_stream_day", "guard_bi_reader", "ingest_partition",
-           "run_yesterday", "sweep"]
+__all__ = ["advance_backfills", "celery_app", "close_stream_day", "guard_bi_reader",
+           "ingest_partition", "run_yesterday", "sweep"]
 
 # A worker without its own variables (a retailer's credentials, ...) stops here, naming them.
 settings = load_settings_or_exit(IngestionWorkerSettings)

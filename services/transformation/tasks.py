@@ -11,8 +11,8 @@ from typing import Any
 from services.transformation.db import get_load_engine
 from services.transformation.load import PERMANENT_ERRORS, load
 from services.transformation.replay import replay_date as replay
-from services.transformation.stream_apply import apply_batch
 from services.transformation.settings import TransformationWorkerSettings
+from services.transformation.stream_apply import apply_batch
 from shared.celery_app import celery_app
 from shared.contracts import DatePayload, StreamBatchPayload
 from shared.settings import load_settings_or_exit

@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -87,11 +88,18 @@ class StreamConsumer:
                     await self._handle(msgs)
                     idle_since = time.monotonic()
                 await self._record_lag(sub, msgs)
+                self._beat()
                 if idle_exit_seconds is not None and not msgs \
                         and time.monotonic() - idle_since > idle_exit_seconds:
                     return
         finally:
             await nc.close()
+
+    def _beat(self) -> None:
+        try:
+            Path(self.s.stream.heartbeat_file).touch()
+        except OSError:  # noqa: PERF203 - a read-only /tmp only costs the healthcheck
+            pass
 
     async def _wait_for_stream(self, js: Any) -> None:
         while not self._stop.is_set():
