@@ -137,6 +137,7 @@ class StackSettings:
     retailers: dict[str, RetailerServerSettings]
     generator: GeneratorSettings
     db_init: DbInitSettings
+    stream: StreamConsumerSettings
 
     @property
     def retailer_ids(self) -> tuple[str, ...]:
@@ -181,7 +182,8 @@ def load_stack_or_exit() -> StackSettings:
         transformation=TransformationApiSettings(), quality=QualityApiSettings(),
         beat=IngestionBeatSettings(), flower=FlowerSettings(),
         retailers={rid: server_settings_class(rid)() for rid in RETAILER_IDS},
-        generator=GeneratorSettings(), db_init=DbInitSettings())
+        generator=GeneratorSettings(), db_init=DbInitSettings(),
+        stream=StreamConsumerSettings())
 
 
 class SuiteView:
