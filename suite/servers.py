@@ -1,4 +1,5 @@
-"""PostgreSQL, Redis and NATS (JetStream) for local use: reuse the ones answering, else start private ones.
+"""PostgreSQL, Redis and NATS (JetStream) for local use: reuse the ones answering, else
+start private ones.
 
 A private server lives under `.data/` and is started from the binaries installed on the
 machine; `.data/run/<name>.pid` records that we started it, so `make down` stops exactly
