@@ -223,3 +223,18 @@ def test_closing_the_day_re_requests_what_the_stream_lost(
     assert manifest["reconciliation"]["line_count_matches"]
     assert manifest["reconciliation"]["amount_matches"]
     assert manifest["reconciliation"]["stream"]["complete"]
+    # quality judges the day: the stream is complete, the lines reconcile to the source
+    from services.quality.checks import REGISTRY
+    from services.quality.runner import evaluate_run
+    from services.quality.settings import QualityWorkerSettings
+
+    with engine.begin() as conn:
+        results = evaluate_run(conn, REGISTRY, run_id=run_id, run_date=V1_DAY,
+                               retailers=["retailer4"],
+                               settings=QualityWorkerSettings().quality,
+                               now=dt.datetime.now(dt.UTC), include_run_wide=False)
+    status = {r.check_name: r.status for r in results}
+    assert status["stream_complete"] == "pass"
+    assert status["stream_consumer_lag"] == "pass"
+    assert status["reconcile_line_count"] == "pass" and status["reconcile_amount"] == "pass"
+    assert not [name for name, st in status.items() if st in ("fail", "error")], status
