@@ -32,6 +32,7 @@ create table if not exists ops.stream_inbox (
   event_version   integer not null,
   order_id        text,
   event_at        timestamptz not null,
+  produced_at     timestamptz,
   amount          numeric(14,2),
   lines           integer not null default 0,
   received_at     timestamptz not null default now()

@@ -36,9 +36,19 @@ class StreamTarget:
 
 @dataclass
 class Message:
+    """One message to publish. An event's `produced_at` is stamped when it goes out (so a
+    paced or late event says when it was really produced); a bad message goes as `data`."""
+
     subject: str
     data: bytes
     event_id: str | None = None
+    envelope: dict[str, Any] | None = None
+
+    def payload(self) -> bytes:
+        if self.envelope is None:
+            return self.data
+        self.envelope["produced_at"] = envelope._ts(dt.datetime.now(dt.UTC))
+        return envelope.dumps(self.envelope)
 
 
 @dataclass
@@ -71,8 +81,8 @@ def build_messages(events: Sequence[world.WorldEvent], day: dt.date, *, prefix: 
     def message(e: world.WorldEvent) -> Message:
         v = envelope.version_for(e, day, v2_from)
         report.versions[f"v{v}"] = report.versions.get(f"v{v}", 0) + 1
-        return Message(envelope.subject(prefix, e), envelope.dumps(envelope.encode(e, v, now)),
-                       e.event_id)
+        env = envelope.encode(e, v, now)
+        return Message(envelope.subject(prefix, e), envelope.dumps(env), e.event_id, env)
 
     if only is not None:
         msgs = [message(e) for e in events if e.event_id in only]
@@ -126,7 +136,7 @@ async def _publish(target: StreamTarget, batches: Sequence[Sequence[Message]], *
             step = burst or (max(1, int(rate // 20)) if rate else WINDOW)
             for i in range(0, len(msgs), step):
                 window = msgs[i:i + step]
-                await asyncio.gather(*(js.publish(m.subject, m.data) for m in window))
+                await asyncio.gather(*(js.publish(m.subject, m.payload()) for m in window))
                 sent += len(window)
                 if rate:
                     ahead = sent / rate - (time.monotonic() - started)

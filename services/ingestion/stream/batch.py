@@ -150,17 +150,19 @@ def land_batch(messages: list[Received], *, engine: Engine, s3: Any, bucket: str
         if events:
             conn.execute(text(
                 "insert into ops.stream_inbox as i (event_id, batch_id, retailer_id, "
-                "event_type, event_version, order_id, event_at, amount, lines) "
+                "event_type, event_version, order_id, event_at, produced_at, amount, lines) "
                 "select * from unnest(cast(:ids as text[]), cast(:batch as uuid[]), "
                 "cast(:rs as text[]), cast(:types as text[]), cast(:vs as int[]), "
                 "cast(:orders as text[]), cast(:ats as timestamptz[]), "
-                "cast(:amounts as numeric[]), cast(:lines as int[])) "
+                "cast(:produced as timestamptz[]), cast(:amounts as numeric[]), "
+                "cast(:lines as int[])) "
                 "on conflict (event_id) do update set batch_id = excluded.batch_id, "
                 "received_at = now()"),
                 {"ids": [e.event_id for e in events], "batch": [batch_id] * len(events),
                  "rs": [RETAILER_ID] * len(events), "types": [e.event_type for e in events],
                  "vs": [e.event_version for e in events], "orders": [e.order_id for e in events],
                  "ats": [e.event_timestamp for e in events],
+                 "produced": [e.produced_at for e in events],
                  "amounts": [e.amount for e in events], "lines": [len(e.lines) for e in events]})
     out.batch_id = batch_id
     return out

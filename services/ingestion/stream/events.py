@@ -81,7 +81,7 @@ def upcast(env: dict[str, Any]) -> CanonicalEvent:
         event_id=c.key(env.get("event_id"), "event_id"), event_type=etype,
         event_version=version, order_id=c.key(env.get("order_id"), "order_id"),
         event_timestamp=c.timestamp(env.get("event_timestamp"), "event_timestamp"),
-        produced_at=env.get("produced_at"))
+        produced_at=_optional_timestamp(env.get("produced_at")))
     if version == 1:
         ev.customer_id = env.get("customer_id")
         ev.store_id = env.get("store_id")
@@ -113,6 +113,14 @@ def upcast(env: dict[str, Any]) -> CanonicalEvent:
             raise InvalidRecord(RejectReason.MISSING_FIELD,
                                 f"{etype} needs customer, channel and total")
     return ev
+
+
+def _optional_timestamp(value: Any) -> str | None:
+    """produced_at is the producer's clock, kept for latency: unreadable means unknown."""
+    try:
+        return c.timestamp(value, "produced_at") if value else None
+    except InvalidRecord:
+        return None
 
 
 def silver_of(ev: CanonicalEvent) -> dict[str, list[dict[str, Any]]]:
