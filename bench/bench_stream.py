@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "retail_analytics_bench_stream"
 TOKEN = "bench-r4-token-0123456789"
-EVENTS_PER_ORDER = 7.3  # retailer4's mean events per order (world.day_events)
+EVENTS_PER_ORDER = 5.2  # retailer4's mean events per order (world.day_events)
 DAY = dt.date(2024, 3, 6)
 
 
