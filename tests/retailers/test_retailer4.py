@@ -120,3 +120,18 @@ def test_the_rest_part_wants_its_token_and_serves_snapshots_and_totals(retailer4
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_the_cli_replays_a_date_with_the_configured_chaos(nats_url, stream_names, monkeypatch,
+                                                          capsys):
+    from retailers.cli import main
+
+    monkeypatch.setenv("RETAILER4_NATS_URL", nats_url)
+    monkeypatch.setenv("RETAILER4_STREAM", stream_names["stream"])
+    monkeypatch.setenv("RETAILER4_SUBJECT_PREFIX", stream_names["prefix"])
+    monkeypatch.setenv("RETAILER4_DUPLICATE_RATE", "0.1")
+    assert main(["publish", "--date", DAY.isoformat(), "--orders-per-day", "30"]) == 0
+    report = orjson.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["duplicates"] > 0
+    assert report["messages"] == report["events"] + report["duplicates"]
+    assert main(["publish"]) == 2  # neither --date nor --live
