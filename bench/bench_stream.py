@@ -14,7 +14,7 @@ Measured, each in one run on this machine (docs/benchmarks.md):
 - kill -9: the consumer killed mid-way through a day and restarted; the warehouse then
   holds every event exactly once (inbox = source events, fact_sales lines = control lines).
 Its own database (`retail_analytics_bench_stream`), moto S3 on a free port, Redis database
-9, the NATS server on 127.0.0.1:4222 (streams named bench_*), deleted afterwards.
+8, the NATS server on 127.0.0.1:4222 (streams named bench_*), deleted afterwards.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def bench_stack() -> Iterator[dict[str, Any]]:
 
     port = free_port()
     os.environ.update(isolated_environment("bench", database=DB_NAME, s3_port=port,
-                                           s3_bucket="retail-lake-bench-stream", redis_db=9))
+                                           s3_bucket="retail-lake-bench-stream", redis_db=8))
     os.environ["RETAILER4_API_TOKEN"] = TOKEN
     logs = ROOT / ".data" / "bench-logs"
     s3 = ManagedProcess("bench-stream-s3", ["moto_server", "-H", "127.0.0.1", "-p", str(port)],
