@@ -1,7 +1,9 @@
 -- 35: the event stream's state (retailer4 on NATS JetStream). Safe to run twice.
 -- A micro-batch is landed by the ingestion stream consumer (landed), applied to the star
 -- schema by transformation (applied, in the transaction that writes its effect), and only
--- then acknowledged on the stream. docs/streaming.md.
+-- then acknowledged on the stream; a batch whose apply cannot succeed (a permanent error)
+-- is `failed` with its error, acknowledged, and its events count as not delivered.
+-- docs/streaming.md.
 
 create table if not exists ops.stream_batch (
   batch_id      uuid primary key,
@@ -18,7 +20,8 @@ create table if not exists ops.stream_batch (
   received_at   timestamptz not null default now(),
   applied_at    timestamptz,
   counts        jsonb not null default '{}',
-  constraint stream_batch_status_ck check (status in ('landed', 'applied'))
+  error         text,
+  constraint stream_batch_status_ck check (status in ('landed', 'applied', 'failed'))
 );
 create index if not exists stream_batch_status_ix on ops.stream_batch (status, received_at);
 

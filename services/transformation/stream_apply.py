@@ -23,7 +23,7 @@ from services.transformation import marts
 from services.transformation.context import LoadContext
 from services.transformation.db import get_load_engine, raw
 from services.transformation.dimensions import ensure_retailer
-from services.transformation.load import apply_partition, prepare_session
+from services.transformation.load import PERMANENT_ERRORS, apply_partition, prepare_session
 from services.transformation.manifest import Partition
 from services.transformation.settings import TransformationWorkerSettings, get_settings
 from shared.contracts import read_manifest
@@ -39,16 +39,31 @@ class BatchNotFound(LookupError):
 def apply_batch(batch_id: str, *, engine: Engine | None = None, s3: Any = None,
                 settings: TransformationWorkerSettings | None = None) -> dict[str, Any]:
     """Apply one landed micro-batch; returns its counts (`{"status": "skipped"}` when it was
-    applied already)."""
+    applied already, `{"status": "failed", "error": ...}` when it cannot be: an error
+    another attempt cannot fix, recorded on the batch so the consumer moves on)."""
+    engine = engine or get_load_engine()
+    try:
+        return _apply(batch_id, engine, s3, settings or get_settings())
+    except PERMANENT_ERRORS as exc:
+        error = f"{type(exc).__name__}: {exc}"[:4000]
+        with engine.begin() as conn:
+            conn.execute(text("update ops.stream_batch set status = 'failed', error = :e "
+                              "where batch_id = :b and status = 'landed'"),
+                         {"b": batch_id, "e": error})
+        log.error("stream batch %s cannot be applied: %s", batch_id, error)
+        return {"status": "failed", "error": error}
+
+
+def _apply(batch_id: str, engine: Engine, s3: Any,
+           s: TransformationWorkerSettings) -> dict[str, Any]:
     started = time.perf_counter()
-    s = settings or get_settings()
-    with (engine or get_load_engine()).begin() as conn:
+    with engine.begin() as conn:
         row = conn.execute(text(
             "select retailer_id, run_date, status, manifest_key, manifest "
             "from ops.stream_batch where batch_id = :b for update"), {"b": batch_id}).first()
         if row is None:
             raise BatchNotFound(f"no stream batch {batch_id}")
-        if row.status == "applied":
+        if row.status != "landed":
             return {"status": "skipped"}
         cur = raw(conn).cursor()
         prepare_session(cur, work_mem=s.transformation.work_mem)

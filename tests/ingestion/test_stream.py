@@ -238,3 +238,37 @@ def test_closing_the_day_re_requests_what_the_stream_lost(
     assert status["stream_consumer_lag"] == "pass"
     assert status["reconcile_line_count"] == "pass" and status["reconcile_amount"] == "pass"
     assert not [name for name, st in status.items() if st in ("fail", "error")], status
+
+
+def test_a_batch_that_cannot_be_applied_is_set_aside_and_the_stream_goes_on(
+        engine, nats_url, stream_names, retailer4_url, transformation_worker):
+    # An order in a currency the warehouse has no FX rate for: its apply fails for good.
+    bogus = {"event_id": "poison-1", "event_type": "order_created", "event_version": 1,
+             "order_id": "QC-POISON", "customer_id": "CUS-000001", "store_id": "CH-01",
+             "status": "created", "event_timestamp": "2024-02-29T10:00:00Z",
+             "produced_at": "2024-02-29T10:00:01Z", "order_total": "5.00", "currency": "XTS",
+             "lines": [{"line_number": 1, "product_id": "SKU-00001", "quantity": 1,
+                        "unit_price": "5.00", "discount": "0.00", "line_total": "5.00"}]}
+
+    async def send() -> None:
+        import nats
+        import orjson
+
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        await js.add_stream(name=stream_names["stream"],
+                            subjects=[f"{stream_names['prefix']}.>"])
+        await js.publish(f"{stream_names['prefix']}.orders.order_created", orjson.dumps(bogus))
+        await nc.close()
+
+    asyncio.run(send())
+    s = consumer_settings(stream_names, nats_url, retailer4_url)
+    consume(s, idle=1.0)
+    with engine.connect() as conn:
+        status, error = conn.execute(text(
+            "select status, error from ops.stream_batch")).one()
+    assert status == "failed" and "MissingFxRate" in error
+    publish(stream_names, nats_url, V1_DAY)
+    consume(s)
+    assert marts(engine, V1_DAY) == truth(V1_DAY)
+    assert scalar(engine, "select lag_messages from ops.stream_consumer") == 0

@@ -165,6 +165,13 @@ class StreamConsumer:
                 status = await asyncio.to_thread(self._status, batch_id)
                 if status == "applied":
                     return
+                if status == "failed":
+                    # Transformation cannot apply it (a permanent error, kept on the batch):
+                    # acknowledged so the stream moves on; its events count as not
+                    # delivered, so closing the day replays them and quality says so.
+                    log.error("stream batch %s failed to apply; its messages are "
+                              "acknowledged, its events are not in the warehouse", batch_id)
+                    return
                 await asyncio.sleep(o.apply_poll_seconds)
             log.warning("batch %s not applied after %.0fs; sending it again", batch_id,
                         o.apply_timeout_seconds)
