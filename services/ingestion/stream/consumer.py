@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import orjson
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import text
@@ -100,7 +101,7 @@ class StreamConsumer:
     def _beat(self) -> None:
         try:
             Path(self.s.stream.heartbeat_file).touch()
-        except OSError:  # noqa: PERF203 - a read-only /tmp only costs the healthcheck
+        except OSError:  # a read-only /tmp only costs the healthcheck
             pass
 
     async def _wait_for_stream(self, js: Any) -> None:
@@ -146,7 +147,7 @@ class StreamConsumer:
 
     @staticmethod
     def _batch_day(received: list[Received]) -> dt.date | None:
-        import orjson
+        """The earliest event date of a batch: reference data is fetched as of it."""
         days = []
         for m in received:
             try:
