@@ -3,6 +3,7 @@
 #   retailers       a simulated retailer (RETAILER_ID picks which), and `retailers seed`
 #   ingestion       the ingestion API (default command) and, with another command, its workers
 #   beat            Celery beat: yesterday's run every day, the sweeper, backfill slots
+#   stream-consumer the ingestion service's stream consumer (retailer4's events on NATS JetStream)
 #   transformation  the replay API (default command) and, with another command, its workers
 #   quality         the quality API and page (default command) and its workers
 #   setup           the one-shot `retail db-init` that builds the warehouse
@@ -38,7 +39,7 @@ WORKDIR /src
 COPY pyproject.toml README.md requirements.lock ./
 RUN --mount=type=cache,target=/root/.cache/pip \
     /opt/build/bin/pip wheel --quiet --wheel-dir /deps --constraint requirements.lock \
-      '.[retailers,ingestion,beat,transformation,quality,setup,flower]' && \
+      '.[retailers,ingestion,stream-consumer,beat,transformation,quality,setup,flower]' && \
     rm /deps/retail_pipeline-*.whl
 COPY shared ./shared
 COPY services ./services
@@ -50,7 +51,7 @@ RUN /opt/build/bin/pip wheel --quiet --no-deps --wheel-dir /wheels .
 # One venv per service, each the wheel with that service's group only, installed offline from
 # the wheels above. All in this one stage, so building the next image costs one COPY; each
 # venv lives at its final path (a venv cannot move), so each image copies its own.
-RUN for group in retailers ingestion beat transformation quality setup flower; do \
+RUN for group in retailers ingestion stream-consumer beat transformation quality setup flower; do \
       python3 -m venv /opt/venvs/$group && \
       /opt/venvs/$group/bin/pip install --quiet --no-index --find-links /wheels --find-links /deps \
         "retail-pipeline[$group]" || exit 1; \
@@ -62,10 +63,10 @@ RUN for group in retailers ingestion beat transformation quality setup flower; d
 # directories; a venv cannot move, so each keeps its build path). An image's stage below
 # says only what is its own: its venv, its variables, its healthcheck and its command.
 FROM python AS runtime
-ENV PATH=/opt/venvs/retailers/bin:/opt/venvs/ingestion/bin:/opt/venvs/beat/bin:/opt/venvs/transformation/bin:/opt/venvs/quality/bin:/opt/venvs/setup/bin:/opt/venvs/flower/bin:$PATH
+ENV PATH=/opt/venvs/retailers/bin:/opt/venvs/ingestion/bin:/opt/venvs/stream-consumer/bin:/opt/venvs/beat/bin:/opt/venvs/transformation/bin:/opt/venvs/quality/bin:/opt/venvs/setup/bin:/opt/venvs/flower/bin:$PATH
 USER app
 
-# A simulated retailer, served by gunicorn (port 5001-5003). Also runs `retailers init-db` /
+# A simulated retailer, served by gunicorn (port 5001-5004). Also runs `retailers init-db` /
 # `retailers seed`. /health answers from the app's own database (its control state).
 FROM runtime AS retailers
 COPY --from=builder /opt/venvs/retailers /opt/venvs/retailers
@@ -81,6 +82,14 @@ COPY --from=builder /opt/venvs/ingestion /opt/venvs/ingestion
 ENV RETAIL_PROCESS_NAME=ingestion INGESTION_HOST=0.0.0.0 INGESTION_PORT=8001
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ['INGESTION_PORT'], timeout=4)"
 CMD ["sh", "-c", "exec uvicorn services.ingestion.api:create_app --factory --host \"$INGESTION_HOST\" --port \"$INGESTION_PORT\" --no-access-log"]
+
+# The stream consumer (retailer4's events on NATS JetStream): the ingestion service's
+# dependencies, its own process. Healthy while its loop beats (it touches a file each loop).
+FROM runtime AS stream-consumer
+COPY --from=builder /opt/venvs/stream-consumer /opt/venvs/stream-consumer
+ENV RETAIL_PROCESS_NAME=stream-consumer
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["python", "-m", "services.ingestion.stream.health", "--max-age", "60"]
+CMD ["python", "-m", "services.ingestion.stream.consumer"]
 
 # Celery beat. Its healthcheck reads when the scheduler last sent a task: every 10 s while it
 # lives (the backfill slots), so an entry older than a minute means the schedule stopped.

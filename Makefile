@@ -7,7 +7,7 @@ PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup env servers db-init seed up down status logs demo test faults test-containers lint typecheck bench bench-backfill bench-marts bench-metrics bench-files prometheus-deps lock browser-deps clean
+.PHONY: help setup env servers db-init seed up down status logs demo test faults test-containers lint typecheck bench bench-backfill bench-marts bench-metrics bench-files bench-stream prometheus-deps lock browser-deps clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ bench-marts: setup servers ## Marts refresh: SQL models vs the old plpgsql funct
 
 bench-metrics: setup servers ## The cost of a GET /metrics scrape with 1,000 runs stored (bench/bench_metrics.py)
 	$(PYTHON) -m bench.bench_metrics $(if $(RUNS),--runs $(RUNS))
+
+bench-stream: setup servers ## The stream benchmark (retailer4 on NATS): make bench-stream EVENTS=100000 RSS=100000,1000000
+	$(PYTHON) -m bench.bench_stream $(if $(EVENTS),--events $(EVENTS)) $(if $(RATE),--rate $(RATE)) $(if $(RSS),--rss $(RSS))
 
 LOCK_VENV := .data/lock-venv
 # The dependency groups the images install (./Dockerfile); the lock pins them all, and each

@@ -5,6 +5,8 @@
                    [--retailers retailer1,retailer2]
     retailers drop-files --date 2024-01-15 [--end 2024-01-16] [--correct] [--truncate]
                    [--bad-name] [--malformed-lines N] [--orders-per-day N] [--no-products]
+    retailers publish --date 2024-01-15 [--rate 500] [--no-chaos] [--orders-per-day N]
+    retailers publish --live [--rate 500]        (retailer4's events on NATS JetStream)
 """
 
 from __future__ import annotations
@@ -49,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     drop.add_argument("--malformed-lines", type=int, default=None,
                       help="spoil N sales lines (default RETAILER5_MALFORMED_LINES)")
     drop.add_argument("--no-products", action="store_true", help="leave the products file out")
+    pub = sub.add_parser("publish", help="publish retailer4's events of a date (replay) or "
+                                         "of today as they happen (--live)")
+    pub.add_argument("--date", type=_date, help="the date to replay")
+    pub.add_argument("--live", action="store_true", help="today's events, paced at --rate")
+    pub.add_argument("--rate", type=float, help="events per second (default: as fast as "
+                                                "the stream takes them; --live: 50)")
+    pub.add_argument("--orders-per-day", type=int, help="override RETAILER_ORDERS_PER_DAY")
+    pub.add_argument("--no-chaos", action="store_true", help="ignore the RETAILER4_* faults")
     return parser
 
 
@@ -56,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "drop-files":
         return _drop_files(args)
+    if args.command == "publish":
+        return _publish(args)
     try:
         ids = parse_retailer_ids(args.retailers)
     except ValueError as exc:
@@ -130,6 +142,32 @@ def _drop_files(args) -> int:
         for key in drop(client, s.own.s3_bucket, s.own.inbox_prefix, files):
             print(f"retailer5 {day}: s3://{s.own.s3_bucket}/{key}")
         day += dt.timedelta(days=1)
+    return 0
+
+
+
+
+def _publish(args) -> int:
+    import json
+
+    from retailers.retailer4 import api, publisher
+    from retailers.retailer4.chaos import StreamChaos
+    from retailers.settings import Retailer4ServerSettings
+
+    if args.live == (args.date is not None):
+        print("error: give --date or --live", file=sys.stderr)
+        return 2
+    s = load_or_exit(Retailer4ServerSettings)
+    if args.orders_per_day is not None:
+        s.generator.orders_per_day = args.orders_per_day
+    day = args.date or dt.datetime.now(dt.UTC).date()
+    rate = args.rate or (50.0 if args.live else None)
+    report = publisher.replay_day(api.target_of(s), api.master_of(s), day,
+                                  orders_per_day=s.generator.orders_per_day, v2_from=s.v2_from,
+                                  chaos=StreamChaos() if args.no_chaos else api.chaos_of(s),
+                                  seed=s.generator.seed, rate=rate,
+                                  late_after=s.late_after_seconds)
+    print(json.dumps(report.as_dict()))
     return 0
 
 

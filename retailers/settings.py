@@ -10,6 +10,7 @@ reads nothing of retailer2 or retailer3. `env_names(cls)` lists the variables a 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from typing import Any, ClassVar, TypeVar
@@ -249,3 +250,40 @@ def load_or_exit(cls: type[S]) -> S:
                          + "".join(f"  {p}\n" for p in problems)
                          + "Set them in the environment or in .env (see .env.example).\n")
         raise SystemExit(2) from None
+
+
+class Retailer4Settings(BaseSettings):
+    """retailer4 (events on NATS JetStream, reference data by REST): its bearer token, its
+    stream, when its producers switch to schema version 2, and its stream chaos."""
+
+    model_config = _env("RETAILER4_")
+    api_token: SecretStr
+    nats_url: str = "nats://127.0.0.1:4222"
+    stream: str = "RETAILER4"
+    subject_prefix: str = "retailer4"
+    # Orders and payments are published in schema version 2 for dates from this one on.
+    v2_from: dt.date = dt.date(2024, 3, 1)
+    duplicate_rate: float = Field(0.0, ge=0, le=1)
+    out_of_order_rate: float = Field(0.0, ge=0, le=1)
+    late_rate: float = Field(0.0, ge=0, le=1)
+    late_after_seconds: float = Field(0.0, ge=0)
+    burst_size: int = Field(0, ge=0)
+    unknown_version_rate: float = Field(0.0, ge=0, le=1)
+    undecodable_rate: float = Field(0.0, ge=0, le=1)
+
+    _check = field_validator("api_token")(lambda v: _real_secret(v, "RETAILER4_API_TOKEN"))
+
+
+class Retailer4Process(BaseSettings):
+    """How the retailer4 REST process runs (RETAILER_*: gunicorn workers, log level)."""
+
+    model_config = _env("RETAILER_")
+    workers: int = 2
+    log_level: str = "INFO"
+
+
+class Retailer4ServerSettings(Retailer4Settings):
+    """The retailer4 REST process: its own variables plus the generator's (RETAILER_*)."""
+
+    generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
+    process: Retailer4Process = Field(default_factory=Retailer4Process)

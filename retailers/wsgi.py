@@ -19,6 +19,10 @@ from retailers.settings import load_or_exit, server_settings_class
 def create_app(retailer_id: str) -> Flask:
     """The app of `retailer_id`, configured from its own variables only (RETAILER_* and its
     RETAILERn_*); a missing or placeholder secret stops the process naming the variable."""
+    if retailer_id == "retailer4":  # events on NATS JetStream; no database of its own
+        from retailers.retailer4.api import create_app as create_retailer4
+
+        return create_retailer4()
     spec = get_spec(retailer_id)
     settings = load_or_exit(server_settings_class(retailer_id))
     logging.basicConfig(level=settings.retailer.log_level.upper(),

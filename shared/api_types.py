@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 
-from shared.settings import RETAILER_IDS
+from shared.settings import KNOWN_RETAILER_IDS, RETAILER_IDS
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -49,16 +49,26 @@ Day = Annotated[
 ]
 
 
-def _known_retailer(value: str) -> str:
-    if value not in RETAILER_IDS:
-        raise ValueError(f"unknown retailer {value!r}; known: {list(RETAILER_IDS)}")
-    return value
+def _one_of(known: tuple[str, ...]):
+    def check(value: str) -> str:
+        if value not in known:
+            raise ValueError(f"unknown retailer {value!r}; known: {list(known)}")
+        return value
+
+    return check
 
 
 RetailerId = Annotated[
     str,
-    AfterValidator(_known_retailer),
+    AfterValidator(_one_of(RETAILER_IDS)),
     WithJsonSchema({"type": "string", "enum": list(RETAILER_IDS)}),
+]
+# A retailer a run may name: the REST retailers and the stream ones (retailer4), whose
+# `ingest` step closes the day of its stream (POST /runs only).
+RunRetailerId = Annotated[
+    str,
+    AfterValidator(_one_of(KNOWN_RETAILER_IDS)),
+    WithJsonSchema({"type": "string", "enum": list(KNOWN_RETAILER_IDS)}),
 ]
 
 # A check or other name given in a query string: letters, digits and `_`, so a NUL byte or

@@ -210,3 +210,10 @@ class DatePayload(_Payload):
 
     run_date: dt.date
     retailers: list[str] | None = None
+
+
+class StreamBatchPayload(_Payload):
+    """`transformation.apply_stream_batch`: which landed micro-batch of an event stream to
+    apply (ops.stream_batch holds the rest)."""
+
+    batch_id: str

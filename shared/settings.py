@@ -39,6 +39,9 @@ PLACEHOLDER_SECRETS = {"changethis", "change-me", "changeme", ""}
 
 # The retailers the pipeline pulls from (its own list; the retailers do not share it).
 RETAILER_IDS: tuple[str, ...] = ("retailer1", "retailer2", "retailer3", "retailer5")
+# Retailers that deliver by events (NATS JetStream); a run names them explicitly.
+STREAM_RETAILER_IDS: tuple[str, ...] = ("retailer4",)
+KNOWN_RETAILER_IDS: tuple[str, ...] = RETAILER_IDS + STREAM_RETAILER_IDS
 
 # Tests set RETAIL_ENV_FILE="" so a developer's .env never leaks into them.
 ENV_FILE = os.environ.get("RETAIL_ENV_FILE", ".env") or None

@@ -47,6 +47,10 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", "ingestion.ingest_partition", then="transform"),
     Stage("ingest", "ingestion.ingest_file", then="transform", retailers=frozenset({"retailer5"})),
+    # retailer4 delivers by events: its day is closed against the source's control totals
+    # (the stream consumer has applied the events already), then loaded like the others.
+    Stage("ingest", "ingestion.close_stream_day", then="transform",
+          retailers=frozenset({"retailer4"})),
     Stage("transform", "transformation.load_partition", then="quality"),
     Stage("quality", "quality.run_checks", then=VERDICT, run_wide=True),
 )

@@ -1,7 +1,8 @@
 """`make demo`: the whole suite on one day, as a user meets it.
 
 Brings the stack up, seeds the day at the three REST retailers, drops retailer5's files for
-it into the S3 inbox (`retailers drop-files`), asks for a run with
+it into the S3 inbox (`retailers drop-files`), has retailer4 publish the day's events on NATS
+JetStream (the stream consumer applies them as they come), asks for a run with
 `POST /runs` (exactly as a user or scheduler would), shows progress until the verdict, then
 prints what happened: per stage counts and times, the money at each source next to the
 warehouse's, the verdict and the URLs to open.
@@ -55,11 +56,31 @@ def drop_files(s: StackSettings, day: dt.date, orders_per_day: int | None,
     console.print(f"dropped retailer5's files for {day}: {names}")
 
 
+def publish_stream_day(s: StackSettings, day: dt.date, console: Console,
+                       timeout: float = 120.0) -> None:
+    """Have retailer4 publish the day's events (a replay of the date), then wait until the
+    stream consumer has applied all of them (the source's control totals say how many)."""
+    from services.ingestion.stream import close, reference
+
+    r4 = s.ingestion_worker.retailer4
+    started = time.perf_counter()
+    sent = reference.request_replay(r4, day)
+    control = reference.control_totals(r4, day)
+    deadline = time.monotonic() + timeout
+    got = close.delivered(get_engine(), "retailer4", day)
+    while close.missing(control, got) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        got = close.delivered(get_engine(), "retailer4", day)
+    console.print(f"retailer4 published {sent['messages']:,} events of {day}; the stream "
+                  f"consumer applied {got['events']:,} of {control['events']:,} in "
+                  f"{time.perf_counter() - started:.1f}s")
+
+
 def start_run(s: StackSettings, day: dt.date) -> str:
     """POST /runs; if the date is already running, follow that run instead."""
     resp = httpx.post(
         f"http://127.0.0.1:{s.ingestion_api.ingestion.port}/runs",
-        json={"date": day.isoformat()},
+        json={"date": day.isoformat(), "retailers": [*s.retailer_ids, "retailer4"]},
         headers={"Authorization":
                  f"Bearer {s.ingestion_api.pipeline_api_token.get_secret_value()}"},
         timeout=30)
@@ -89,7 +110,11 @@ def summary(s: StackSettings, run_id: str, day: dt.date, console: Console) -> No
                    title="Stages")
     for st in steps:
         counts = st["counts"] or {}
-        if st["step"] == "ingest":
+        if st["step"] == "ingest" and "stream" in counts:
+            shown = (f"{counts['stream']['events']:,} events from the stream, "
+                     f"{counts['stream']['missing']:,} missing, "
+                     f"{counts['stream']['replays']} replays")
+        elif st["step"] == "ingest":
             lines = counts.get("order_lines", {})
             shown = (f"{lines.get('received', 0):,} lines in, {lines.get('normalized', 0):,} "
                      f"normalized, {lines.get('rejected', 0):,} rejected")
@@ -158,8 +183,10 @@ def run_demo(s: StackSettings, day: dt.date | None, *, orders_per_day: int | Non
         console.print(f"  {svc.name:<22} {state:<8} {svc.url or ''}")
     seed_day(s, day, orders_per_day, console)
     drop_files(s, day, orders_per_day, console)
+    publish_stream_day(s, day, console)
     run_id = start_run(s, day)
-    console.print(f"POST /runs {{'date': '{day}'}} -> run {run_id}")
+    console.print(f"POST /runs {{'date': '{day}', 'retailers': [..., 'retailer4']}} -> "
+                  f"run {run_id}")
     status = follow_runs([run_id], poll_seconds=0.5, timeout=900, console=console)[run_id]
     summary(s, run_id, day, console)
     console.print(f"demo took {time.perf_counter() - started:.0f}s; the stack keeps running "

@@ -43,6 +43,7 @@ def isolated_environment(name: str, *, database: str | None = None,
         "RETAILER2_PASSWORD": f"{name}-r2-password",
         "RETAILER3_CLIENT_SECRET": f"{name}-r3-secret",
         "RETAILER3_TOKEN_SIGNING_KEY": f"{name}-r3-signing-key",
+        "RETAILER4_API_TOKEN": f"{name}-r4-api-token",
         "S3_SECRET_ACCESS_KEY": f"{name}-s3-secret",
     }
     if database:

@@ -1,4 +1,5 @@
-"""PostgreSQL and Redis for local use: reuse the ones answering, else start private ones.
+"""PostgreSQL, Redis and NATS (JetStream) for local use: reuse the ones answering, else
+start private ones.
 
 A private server lives under `.data/` and is started from the binaries installed on the
 machine; `.data/run/<name>.pid` records that we started it, so `make down` stops exactly
@@ -10,6 +11,7 @@ from __future__ import annotations
 import glob
 import shutil
 import subprocess
+from pathlib import Path
 
 from suite.processes import DATA_DIR, ManagedProcess, port_open
 
@@ -73,14 +75,38 @@ def ensure_redis(port: int = 6379) -> tuple[str, ManagedProcess | None]:
     return "started", proc
 
 
+def nats_process(port: int = 4222) -> ManagedProcess:
+    binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    store = DATA / "nats"
+    store.mkdir(parents=True, exist_ok=True)
+    return ManagedProcess("nats", [binary, "-js", "-a", "127.0.0.1", "-p", str(port),
+                                   "-sd", str(store)], port=port)
+
+
+def ensure_nats(port: int = 4222) -> tuple[str, ManagedProcess | None]:
+    """NATS with JetStream on `port`: reused when it answers, else a private one whose
+    stream store lives under .data/nats (retailer4's events survive `down` and `up`)."""
+    if port_open(port):
+        return "reused", None
+    if not (shutil.which("nats-server") or Path("/usr/sbin/nats-server").exists()):
+        raise RuntimeError("nats-server is not installed (apt-get install nats-server)")
+    proc = nats_process(port).start()
+    proc.wait_healthy(20)
+    return "started", proc
+
+
 def ensure_servers() -> dict[str, str]:
-    """Make sure PostgreSQL and Redis answer (used by `make test`)."""
+    """Make sure PostgreSQL, Redis and NATS answer (used by `make test`)."""
     pg = ensure_postgres()
     redis, proc = ensure_redis()
     if proc is not None and proc.proc is not None:
         RUN.mkdir(parents=True, exist_ok=True)
         (RUN / "redis.pid").write_text(str(proc.proc.pid))
-    return {"postgres": pg, "redis": redis}
+    nats, nproc = ensure_nats()
+    if nproc is not None and nproc.proc is not None:
+        RUN.mkdir(parents=True, exist_ok=True)
+        (RUN / "nats.pid").write_text(str(nproc.proc.pid))
+    return {"postgres": pg, "redis": redis, "nats": nats}
 
 
 if __name__ == "__main__":

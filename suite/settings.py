@@ -28,6 +28,7 @@ from retailers.settings import (
     DATABASES,
     RETAILER_IDS,
     GeneratorSettings,
+    Retailer4ServerSettings,
     RetailerServerSettings,
     server_settings_class,
 )
@@ -37,6 +38,7 @@ from services.ingestion.settings import (
     IngestionBeatSettings,
     IngestionRunsSettings,
     IngestionWorkerSettings,
+    StreamConsumerSettings,
 )
 from services.quality.settings import QualityApiSettings, QualityWorkerSettings
 from services.transformation.settings import (
@@ -89,6 +91,8 @@ PROCESS_SETTINGS: dict[str, type[BaseSettings]] = {
     "quality-worker": QualityWorkerSettings,
     "beat": IngestionBeatSettings,
     "flower": FlowerSettings,
+    "retailer4": Retailer4ServerSettings,
+    "stream-consumer": StreamConsumerSettings,
 }
 
 
@@ -133,6 +137,7 @@ class StackSettings:
     retailers: dict[str, RetailerServerSettings]
     generator: GeneratorSettings
     db_init: DbInitSettings
+    stream: StreamConsumerSettings
 
     @property
     def retailer_ids(self) -> tuple[str, ...]:
@@ -177,7 +182,8 @@ def load_stack_or_exit() -> StackSettings:
         transformation=TransformationApiSettings(), quality=QualityApiSettings(),
         beat=IngestionBeatSettings(), flower=FlowerSettings(),
         retailers={rid: server_settings_class(rid)() for rid in RETAILER_IDS},
-        generator=GeneratorSettings(), db_init=DbInitSettings())
+        generator=GeneratorSettings(), db_init=DbInitSettings(),
+        stream=StreamConsumerSettings())
 
 
 class SuiteView:

@@ -83,6 +83,13 @@ def services(s: StackSettings) -> list[Service]:
              "--threads", "4", "-b", f"127.0.0.1:{port}", "--access-logfile", "-",
              f'retailers.wsgi:create_app("{rid}")'),
             port=port, health_path="/health", url=url))
+    r4_url = str(s.ingestion_worker.retailer4.url)
+    r4_port = _port(r4_url)
+    out.append(Service(
+        "retailer4", "retailers.retailer4.api",
+        ("gunicorn", "-w", "1", "-k", "gthread", "--threads", "4", "-b",
+         f"127.0.0.1:{r4_port}", "--access-logfile", "-", 'retailers.wsgi:create_app("retailer4")'),
+        port=r4_port, health_path="/health", url=r4_url))
     apis = [("ingestion", s.ingestion_api.ingestion.port, "/docs"),
             ("transformation", s.transformation.transformation.port, "/docs"),
             ("quality", s.quality.quality.port, "/")]
@@ -101,6 +108,9 @@ def services(s: StackSettings) -> list[Service]:
                                s.transformation.transformation.worker_concurrency)),
         Service("quality-worker", "services.quality.tasks",
                 _celery_worker("quality", s.quality.quality.worker_concurrency)),
+        # retailer4's events: NATS JetStream -> lake -> (transformation) -> warehouse.
+        Service("stream-consumer", "services.ingestion.stream.consumer",
+                (sys.executable, "-m", "services.ingestion.stream.consumer")),
         Service("beat", "services.ingestion.schedule",
                 ("celery", "-A", "services.ingestion.schedule:celery_app", "beat", "-s",
                  str(DATA_DIR / "celerybeat-schedule"), "-l", "INFO")),
@@ -175,6 +185,10 @@ def up(s: StackSettings, *, echo=print) -> list[tuple[Service, str]]:
     if redis is not None and redis.proc is not None:
         _pidfile("redis").write_text(str(redis.proc.pid))
     echo(f"redis     {how} on 127.0.0.1:6379")
+    how, nats = servers.ensure_nats(_port(s.stream.stream.nats_url))
+    if nats is not None and nats.proc is not None:
+        _pidfile("nats").write_text(str(nats.proc.pid))
+    echo(f"nats      {how} on {s.stream.stream.nats_url}")
     prepare_databases(s)
     if not any(running_pid(svc.name) for svc in services(s) if "worker" in svc.name):
         clear_queue_bindings(s.redis_url)

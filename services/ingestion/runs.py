@@ -27,7 +27,7 @@ from services.ingestion.settings import IngestionRunsSettings, get_runs_settings
 from shared import ops
 from shared.db import transaction
 from shared.ops import StepRef
-from shared.settings import RETAILER_IDS
+from shared.settings import KNOWN_RETAILER_IDS, RETAILER_IDS
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +74,16 @@ def dates_to_run(date: dt.date | None = None, start: dt.date | None = None,
 
 
 def retailers_to_run(retailers: Sequence[str] | None) -> list[str]:
-    """The retailers asked for (all when None), checked and deduplicated in suite order."""
+    """The retailers asked for (the REST retailers when None; a stream retailer such as
+    retailer4 is named), checked and deduplicated in suite order."""
     if retailers is None:
         return list(RETAILER_IDS)
-    unknown = sorted(set(retailers) - set(RETAILER_IDS))
+    unknown = sorted(set(retailers) - set(KNOWN_RETAILER_IDS))
     if unknown:
-        raise InvalidRequest(f"unknown retailers {unknown}; known: {list(RETAILER_IDS)}")
+        raise InvalidRequest(f"unknown retailers {unknown}; known: {list(KNOWN_RETAILER_IDS)}")
     if not retailers:
         raise InvalidRequest("retailers is empty; leave it out for all retailers")
-    return [r for r in RETAILER_IDS if r in set(retailers)]
+    return [r for r in KNOWN_RETAILER_IDS if r in set(retailers)]
 
 
 def ingest_refs(run_id: str, run_date: dt.date, retailers: Sequence[str]) -> list[StepRef]:

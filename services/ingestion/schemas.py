@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
-from shared.api_types import Day, RequestModel, RetailerId
+from shared.api_types import Day, RequestModel, RunRetailerId
 
 
 class RunsRequest(RequestModel):
@@ -16,7 +16,7 @@ class RunsRequest(RequestModel):
     date: Day | None = Field(None, description="one UTC day, YYYY-MM-DD")
     start: Day | None = Field(None, description="first day of a backfill")
     end: Day | None = Field(None, description="last day of a backfill (inclusive)")
-    retailers: list[RetailerId] | None = Field(None, min_length=1,
+    retailers: list[RunRetailerId] | None = Field(None, min_length=1,
                                                description="retailer ids; all when omitted")
 
 

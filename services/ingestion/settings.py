@@ -116,6 +116,44 @@ class Retailer3Settings(BaseSettings):
 
 # --- the processes ----------------------------------------------------------------------------
 
+class StreamOptions(BaseSettings):
+    """The stream consumer's stream and batching (STREAM_*)."""
+
+    model_config = env_config("STREAM_")
+    nats_url: str = "nats://127.0.0.1:4222"
+    stream: str = "RETAILER4"
+    subjects: str = "retailer4.>"
+    durable: str = "pipeline-retailer4"
+    batch_max_messages: int = Field(2000, ge=1)
+    batch_max_wait_seconds: float = Field(0.5, gt=0)
+    # Longer than a batch's land + apply: a message is redelivered only when its consumer
+    # is gone (killed before the acknowledgement).
+    ack_wait_seconds: float = Field(60.0, gt=0)
+    apply_timeout_seconds: float = Field(60.0, gt=0)
+    apply_poll_seconds: float = Field(0.05, gt=0)
+    # Touched after every loop; the container's healthcheck reads its age.
+    heartbeat_file: str = "/tmp/stream-consumer.alive"
+
+
+class Retailer4Settings(BaseSettings):
+    """retailer4: reference data and control totals by REST with a bearer token."""
+
+    model_config = env_config("RETAILER4_")
+    url: str = "http://127.0.0.1:5004"
+    api_token: SecretStr
+
+    _check = field_validator("api_token")(
+        lambda v: reject_placeholder(v, "RETAILER4_API_TOKEN"))
+
+
+class StreamCloseOptions(BaseSettings):
+    """Closing a stream retailer's day (STREAM_CLOSE_*): how long to wait for what a replay
+    re-requested to arrive through the consumer."""
+
+    model_config = env_config("STREAM_CLOSE_")
+    wait_seconds: float = Field(60.0, ge=0)
+    poll_seconds: float = Field(0.5, gt=0)
+
 class IngestionRunsSettings(PipelineSettings):
     """What starting and advancing runs needs (`runs.py`), whichever process does it."""
 
@@ -139,6 +177,8 @@ class IngestionWorkerSettings(IngestionRunsSettings, S3Settings):
     retailer2: Retailer2Settings = Field(default_factory=Retailer2Settings)
     retailer3: Retailer3Settings = Field(default_factory=Retailer3Settings)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
+    retailer4: Retailer4Settings = Field(default_factory=Retailer4Settings)
+    stream_close: StreamCloseOptions = Field(default_factory=StreamCloseOptions)
     # bi_reader's statements (and open transactions) are cut off after this, whatever its
     # session sets; the guard enforcing it is a task of this worker (shared/bi_guard.py).
     bi_statement_limit_seconds: int = Field(60, ge=1)
@@ -176,3 +216,15 @@ def get_runs_settings() -> IngestionRunsSettings:
 def get_beat_settings() -> IngestionBeatSettings:
     """Beat's settings (built once)."""
     return current(IngestionBeatSettings)
+
+
+class StreamConsumerSettings(PipelineSettings, S3Settings):
+    """The stream consumer (`python -m services.ingestion.stream.consumer`): the stream, the
+    lake, the warehouse's ops tables, the queue (it sends the apply task) and retailer4's
+    REST part (reference data)."""
+
+    model_config = env_config()
+    stream: StreamOptions = Field(default_factory=StreamOptions)
+    ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    retailer4: Retailer4Settings = Field(default_factory=Retailer4Settings)
+

@@ -11,12 +11,13 @@ from services.ingestion.files import inbox
 from services.ingestion.files import step as file_step
 from services.ingestion.settings import IngestionWorkerSettings
 from services.ingestion.step import PERMANENT_ERRORS, ingest
+from services.ingestion.stream.close import close_day
 from shared.celery_app import celery_app
 from shared.settings import load_settings_or_exit
 from shared.steps import step_task
 
-__all__ = ["advance_backfills", "celery_app", "guard_bi_reader", "ingest_file",
-           "ingest_partition", "run_yesterday", "scan_inbox", "sweep"]
+__all__ = ["advance_backfills", "celery_app", "close_stream_day", "guard_bi_reader",
+           "ingest_file", "ingest_partition", "run_yesterday", "scan_inbox", "sweep"]
 
 # A worker without its own variables (a retailer's credentials, ...) stops here, naming them.
 settings = load_settings_or_exit(IngestionWorkerSettings)
@@ -38,6 +39,10 @@ def scan_inbox() -> int:
 
     report = inbox.scan(get_s3(), settings.s3_bucket, settings.inbox)
     return len(report.claimed)
+
+# A stream retailer's day: reconcile with the source, re-request what is missing, land its
+# reference data (the stage table's retailer4 line of `ingest`).
+close_stream_day = step_task(celery_app, "ingestion.close_stream_day")(close_day)
 
 
 @celery_app.task(name="ingestion.advance_backfills", acks_late=True)

@@ -1,4 +1,5 @@
-"""GET /health: the service's own dependencies, the latest verdict per retailer, freshness.
+"""GET /health: the service's own dependencies, the latest verdict per retailer, freshness,
+and the lag of the event stream's consumers.
 
 Unhealthy (the route answers 503) when PostgreSQL or Redis does not answer (checked by
 `shared.readiness`, as `GET /readyz` does), when a retailer's latest verdict is `failed`,
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from services.quality.checks.stream import consumer_lag
 from services.quality.deadlines import expectation
 from services.quality.settings import QualityWorkerSettings
 from services.quality.verdict import stored_verdict
@@ -93,6 +95,8 @@ def report(conn: Connection | None, checks: dict[str, str], settings: QualityWor
                      for e in errors]
         body["retailers"] = verdicts
         body["inbox"] = {"open_errors": len(errors), "errors": errors}
+        # The event stream's consumers: messages not yet acknowledged (the lag).
+        body["stream_consumers"] = consumer_lag(conn)
         body["freshness"] = {
             "expected_from": expected.first_date.isoformat() if expected.first_date else None,
             "expected_through": expected.last_due_date.isoformat(),

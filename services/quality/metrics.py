@@ -27,9 +27,8 @@ phase (received, normalized, rejected, loaded), check. Never a run id or a date.
                                                      when the next date owed is due
     retail_stream_consumer_lag_messages{stream,consumer}
                                                      messages a stream consumer has not yet
-                                                     taken (from `ops.stream_consumer_lag`, a
-                                                     view the stream consumer provides; absent
-                                                     until it exists)
+                                                     taken (`ops.stream_consumer`, which the
+                                                     stream consumer updates after each batch)
     retail_ops_scrape_success, retail_ops_scrape_duration_seconds
 """
 
@@ -71,8 +70,6 @@ CHECK_STATUSES = ("pass", "warn", "fail", "error")
 PHASES = ("received", "normalized", "rejected", "loaded")
 # Step durations: a demo's steps take a second or two, a million lines a minute.
 DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
-# The view a stream consumer provides for its lag (one row per stream and consumer).
-LAG_VIEW = "ops.stream_consumer_lag"
 
 # The steps that ended in [since, until), summed per stage, status, retailer and duration
 # bucket (width_bucket: 0 below the first bound, i for [bound i, bound i+1); -1: no
@@ -431,14 +428,13 @@ class PipelineCollector(Collector):
         yield due
 
     def _consumer_lag(self, conn: Connection) -> Iterator[Metric]:
-        # The stream consumer (retailer4's) provides the view; until then there is no series.
-        if conn.execute(text("select to_regclass(:v)"), {"v": LAG_VIEW}).scalar() is None:
-            return
+        # One row per durable consumer, written by the consumer after each batch: no series
+        # until a consumer has run.
         lag = GaugeMetricFamily(
             "retail_stream_consumer_lag_messages", "Messages of the stream its consumer has "
             "not yet taken.", labels=["stream", "consumer"])
         for row in conn.execute(text("select stream, consumer, lag_messages "
-                                     "from ops.stream_consumer_lag")):
+                                     "from ops.stream_consumer")):
             lag.add_metric([row.stream, row.consumer], float(row.lag_messages or 0))
         yield lag
 

@@ -101,6 +101,22 @@ class Freshness(BaseModel):
     overdue: list[Overdue]
 
 
+class StreamConsumerLag(BaseModel):
+    """One durable consumer of an event stream (ops.stream_consumer)."""
+
+    consumer: str
+    retailer_id: str
+    stream: str
+    lag_messages: int = Field(description="published, not yet acknowledged "
+                                          "(retail_stream_consumer_lag_messages)")
+    pending_acks: int
+    delivered: int
+    duplicates: int
+    rejected: int
+    last_batch_at: dt.datetime | None
+    updated_at: dt.datetime
+
+
 class HealthReport(BaseModel):
     """`GET /health`, the same body with 200 (ok) and 503 (failing)."""
 
@@ -112,6 +128,8 @@ class HealthReport(BaseModel):
     retailers: list[RetailerVerdict] | None = Field(
         None, description="latest verdict per retailer (absent when PostgreSQL is down)")
     freshness: Freshness | None = None
+    stream_consumers: list[StreamConsumerLag] | None = Field(
+        None, description="each event stream consumer's lag (absent when PostgreSQL is down)")
 
 
 class DashboardRun(BaseModel):

@@ -107,29 +107,7 @@ def _load(step: StepContext, s3: Any, settings: TransformationWorkerSettings) ->
                           ref.run_date)
         ctx.touch([ref.run_date])
 
-        phases("staging")
-        staged = stage_partition(ctx, s3, settings.s3_bucket, partition,
-                                 chunk_bytes=conf.copy_chunk_bytes,
-                                 verify=conf.verify_checksums)
-        batch = batch_of(partition.manifest)
-        if batch is not None:
-            # A file batch replaces what its date loaded before (restate.py).
-            phases("restate")
-            cleared = clear_batch(ctx, batch)
-        phases("dimensions")
-        load_stores(ctx)
-        load_customers(ctx)
-        load_products(ctx)
-        phases("lookups")
-        build_lookups(ctx)
-        phases("sales")
-        load_sales(ctx, staged["order_lines"].records - staged["order_lines"].duplicates)
-        phases("orders")
-        load_orders(ctx, staged["orders"].records - staged["orders"].duplicates)
-        phases("rejected")
-        load_rejected(ctx)
-        if batch is not None:
-            ctx.counts["batch"] = record_batch(ctx, batch, cleared)
+        staged = apply_partition(ctx, s3, settings, partition, phases)
         load_seconds = time.perf_counter() - started
 
         phases("marts")
@@ -148,6 +126,41 @@ def _load(step: StepContext, s3: Any, settings: TransformationWorkerSettings) ->
         }
         step.finish(conn, counts)
     return counts
+
+
+def apply_partition(ctx: LoadContext, s3: Any, settings: TransformationWorkerSettings,
+                    partition: Any, phases: Any = None) -> dict[str, Any]:
+    """Stage a partition's objects and write them to the star schema (no marts, no commit):
+    the body of a load, shared by the transform step and the stream's micro-batches.
+
+    Returns:
+        The staging counts per entity.
+    """
+    conf = settings.transformation
+    phase = phases or (lambda _name: None)
+    phase("staging")
+    staged = stage_partition(ctx, s3, settings.s3_bucket, partition,
+                             chunk_bytes=conf.copy_chunk_bytes, verify=conf.verify_checksums)
+    batch = batch_of(partition.manifest)
+    if batch is not None:
+        # A file batch replaces what its date loaded before (restate.py).
+        phase("restate")
+        cleared = clear_batch(ctx, batch)
+    phase("dimensions")
+    load_stores(ctx)
+    load_customers(ctx)
+    load_products(ctx)
+    phase("lookups")
+    build_lookups(ctx)
+    phase("sales")
+    load_sales(ctx, staged["order_lines"].records - staged["order_lines"].duplicates)
+    phase("orders")
+    load_orders(ctx, staged["orders"].records - staged["orders"].duplicates)
+    phase("rejected")
+    load_rejected(ctx)
+    if batch is not None:
+        ctx.counts["batch"] = record_batch(ctx, batch, cleared)
+    return staged
 
 
 def prepare_session(cur: psycopg.Cursor, *, work_mem: str) -> None:

@@ -82,7 +82,35 @@ LINES = {
         where (h.created_at at time zone 'UTC')::date = %(day)s
         order by i.header_id, i.position, i.id""",
 }
-CURRENCY = {"retailer1": "USD", "retailer2": "USD", "retailer3": "EUR", "retailer5": "GBP"}
+CURRENCY = {"retailer1": "USD", "retailer2": "USD", "retailer3": "EUR", "retailer4": "USD",
+            "retailer5": "GBP"}
+# retailer4's event types that mark each milestone (its events are its only record).
+R4_MILESTONES = {"payment_captured": "paid_at", "shipment_dispatched": "shipped_at",
+                 "shipment_delivered": "delivered_at", "order_canceled": "canceled_at",
+                 "payment_refunded": "refunded_at"}
+
+
+def retailer4_rows(events, known: dt.date | None = None) -> tuple[list[dict], list[dict]]:
+    """retailer4's orders and lines of a day from its own events (`world.day_events`), with
+    the milestones that happened by the end of `known` (all of them when None)."""
+    end = None if known is None else dt.datetime.combine(known + dt.timedelta(days=1),
+                                                         dt.time(), dt.UTC)
+    orders: dict[str, dict] = {}
+    lines: list[dict] = []
+    for e in events:
+        if e.event_type == "order_created":
+            orders[e.order_id] = {"retailer_id": "retailer4", "order_id": e.order_id,
+                                  "customer_id": e.customer_id, "created_at": e.timestamp,
+                                  **{m: None for m in R4_MILESTONES.values()}}
+            lines += [{"retailer_id": "retailer4", "order_id": e.order_id,
+                       "line_number": x.line_number, "quantity": x.quantity,
+                       "line_total": Decimal(x.line_total_cents) / 100} for x in e.lines]
+    for e in events:
+        column = R4_MILESTONES.get(e.event_type)
+        if column and e.order_id in orders and (end is None or e.timestamp < end):
+            current = orders[e.order_id][column]
+            orders[e.order_id][column] = min(filter(None, (current, e.timestamp)))
+    return list(orders.values()), lines
 
 
 def _rows(url: str, query: str, day: dt.date, known: dt.date) -> list[dict]:
@@ -97,7 +125,8 @@ def _rows(url: str, query: str, day: dt.date, known: dt.date) -> list[dict]:
 
 def source_rows(database_urls: Mapping[str, str], day: dt.date, known: dt.date, *,
                 drop_orders: Collection[tuple[str, str]] = (),
-                drop_lines: Collection[tuple[str, str, int]] = ()
+                drop_lines: Collection[tuple[str, str, int]] = (),
+                extra: tuple[list[dict], list[dict]] | None = None
                 ) -> tuple[list[dict], list[dict]]:
     """Orders and (kept) lines of `day` at every retailer, tagged with the retailer.
 
@@ -112,6 +141,9 @@ def source_rows(database_urls: Mapping[str, str], day: dt.date, known: dt.date, 
         lines += [{**r, "retailer_id": rid} for r in _rows(url, LINES[rid], day, known)
                   if r["quantity"] >= 0 and (rid, str(r["order_id"])) not in gone_orders
                   and (rid, str(r["order_id"]), r["line_number"]) not in gone_lines]
+    if extra is not None:  # a source without a database (retailer4: its events)
+        orders += extra[0]
+        lines += extra[1]
     return orders, lines
 
 

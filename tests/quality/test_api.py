@@ -154,3 +154,15 @@ def test_dashboard_feeds_the_page(quality_client, quality_db, seeded_run) -> Non
     assert page.status_code == 200 and '<table id="grid"' in page.text
     assert '<script src="/static/app.js"' in page.text
     assert "lineChart" in quality_client.get("/static/app.js").text
+
+
+def test_health_shows_the_stream_consumers_lag(quality_client, engine):
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("insert into ops.stream_consumer (consumer, retailer_id, stream, "
+                          "lag_messages, pending_acks) values ('pipeline-retailer4', "
+                          "'retailer4', 'RETAILER4', 42, 2)"))
+    body = quality_client.get("/health").json()
+    assert [(c["consumer"], c["lag_messages"]) for c in body["stream_consumers"]] == [
+        ("pipeline-retailer4", 42)]

@@ -14,6 +14,7 @@ from services.quality.checks import (
     integrity,
     reconciliation,
     rules,
+    stream,
     uniqueness,
     volume,
 )
@@ -38,6 +39,7 @@ REGISTRY = CheckRegistry([
     *integrity.CHECKS,
     *rules.CHECKS,
     *completeness.CHECKS,
+    *stream.CHECKS,
     *volume.CHECKS,
 ])
 

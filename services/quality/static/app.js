@@ -67,6 +67,9 @@ function renderHealth(health) {
   const ok = health.status === "ok";
   pill.className = `pill ${ok ? "pill-ok" : "pill-failing"}`;
   pill.textContent = ok ? "Healthy" : "Failing";
+  const lag = document.getElementById("stream-lag");
+  const consumers = health.stream_consumers || [];
+  lag.textContent = consumers.map((c) => `${c.retailer_id} stream lag ${c.lag_messages}`).join(", ");
   const box = document.getElementById("problems");
   box.replaceChildren();
   if (ok || !health.problems || !health.problems.length) { box.hidden = true; return; }
