@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from services.ingestion.cli import follow_runs
 from shared.db import get_engine
+from shared.settings import KNOWN_RETAILER_IDS
 from suite.settings import StackSettings
 
 SUCCESS = ("succeeded", "succeeded_with_warnings")
@@ -80,7 +81,8 @@ def start_run(s: StackSettings, day: dt.date) -> str:
     """POST /runs; if the date is already running, follow that run instead."""
     resp = httpx.post(
         f"http://127.0.0.1:{s.ingestion_api.ingestion.port}/runs",
-        json={"date": day.isoformat(), "retailers": [*s.retailer_ids, "retailer4"]},
+        # every retailer, whatever INGESTION_DEFAULT_RETAILERS an older .env has
+        json={"date": day.isoformat(), "retailers": list(KNOWN_RETAILER_IDS)},
         headers={"Authorization":
                  f"Bearer {s.ingestion_api.pipeline_api_token.get_secret_value()}"},
         timeout=30)
@@ -185,8 +187,8 @@ def run_demo(s: StackSettings, day: dt.date | None, *, orders_per_day: int | Non
     drop_files(s, day, orders_per_day, console)
     publish_stream_day(s, day, console)
     run_id = start_run(s, day)
-    console.print(f"POST /runs {{'date': '{day}', 'retailers': [..., 'retailer4']}} -> "
-                  f"run {run_id}")
+    console.print(f"POST /runs {{'date': '{day}', 'retailers': {list(KNOWN_RETAILER_IDS)}}} "
+                  f"-> run {run_id}")
     status = follow_runs([run_id], poll_seconds=0.5, timeout=900, console=console)[run_id]
     summary(s, run_id, day, console)
     console.print(f"demo took {time.perf_counter() - started:.0f}s; the stack keeps running "

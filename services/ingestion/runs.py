@@ -73,11 +73,12 @@ def dates_to_run(date: dt.date | None = None, start: dt.date | None = None,
     return dates
 
 
-def retailers_to_run(retailers: Sequence[str] | None) -> list[str]:
-    """The retailers asked for (the REST retailers when None; a stream retailer such as
-    retailer4 is named), checked and deduplicated in suite order."""
+def retailers_to_run(retailers: Sequence[str] | None,
+                     default: Sequence[str] = RETAILER_IDS) -> list[str]:
+    """The retailers asked for (`default` when None: INGESTION_DEFAULT_RETAILERS), checked
+    and deduplicated in suite order."""
     if retailers is None:
-        return list(RETAILER_IDS)
+        return [r for r in KNOWN_RETAILER_IDS if r in set(default)]
     unknown = sorted(set(retailers) - set(KNOWN_RETAILER_IDS))
     if unknown:
         raise InvalidRequest(f"unknown retailers {unknown}; known: {list(KNOWN_RETAILER_IDS)}")
@@ -103,7 +104,7 @@ def submit_runs(dates: Sequence[dt.date], retailers: Sequence[str] | None, *,
         InvalidRequest: unknown retailers.
     """
     s = settings or get_runs_settings()
-    chosen = retailers_to_run(retailers)
+    chosen = retailers_to_run(retailers, s.ingestion.default_retailers)
     backfill_id = str(uuid.uuid4()) if len(dates) > 1 else None
     with transaction(engine) as conn:
         created: list[tuple[str, dt.date]] = []

@@ -9,10 +9,14 @@ Only the worker knows the retailers' credentials; the API and beat never see the
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, NoDecode
 
 from shared.settings import (
+    KNOWN_RETAILER_IDS,
+    RETAILER_IDS,
     ApiTokenSettings,
     BrokerSettings,
     LoggingSettings,
@@ -30,6 +34,25 @@ class IngestionRunOptions(BaseSettings):
     model_config = env_config("INGESTION_")
     max_backfill_days: int = Field(31, ge=1)
     backfill_parallelism: int = Field(2, ge=1)
+    # The retailers a run covers when it names none (POST /runs, the daily schedule, the
+    # CLI): comma-separated. A deployment that runs retailer4's stream consumer adds
+    # retailer4 (the local stack and compose do); without a consumer its day cannot close.
+    default_retailers: Annotated[tuple[str, ...], NoDecode] = RETAILER_IDS
+
+    @field_validator("default_retailers", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("default_retailers")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(KNOWN_RETAILER_IDS))
+        if unknown or not value:
+            raise ValueError(f"unknown retailers {unknown}; known: {list(KNOWN_RETAILER_IDS)}")
+        return value
 
 
 class IngestionApiOptions(IngestionRunOptions):

@@ -168,3 +168,25 @@ def test_runs_are_created_in_one_transaction(engine, clean_warehouse, ingestion_
     with engine.connect() as conn:
         dates = conn.execute(text("select run_date from ops.run")).scalars().all()
     assert dates == [dt.date(2024, 1, 20)]
+
+
+def test_a_run_that_names_no_retailers_covers_the_configured_default(
+        engine, clean_warehouse, ingestion_queue, monkeypatch):
+    from services.ingestion.settings import IngestionRunOptions, IngestionRunsSettings
+
+    # Out of the box: the REST retailers and retailer5's files; retailer4 only when named.
+    assert IngestionRunOptions().default_retailers == RETAILER_IDS
+    assert "retailer4" not in RETAILER_IDS
+    # A deployment running retailer4's stream consumer lists it (comma-separated, any order).
+    monkeypatch.setenv("INGESTION_DEFAULT_RETAILERS", "retailer4, retailer1")
+    settings = IngestionRunsSettings()
+    assert settings.ingestion.default_retailers == ("retailer4", "retailer1")
+    submitted = runs.submit_runs([dt.date(2024, 1, 21)], None, requested_by="test",
+                                 settings=settings)
+    with engine.connect() as conn:
+        chosen = conn.execute(text("select retailers from ops.run where run_id = :r"),
+                              {"r": submitted.runs[0].run_id}).scalar_one()
+    assert chosen == ["retailer1", "retailer4"]   # suite order
+    monkeypatch.setenv("INGESTION_DEFAULT_RETAILERS", "retailer1,retailer9")
+    with pytest.raises(ValueError, match="unknown retailers"):
+        IngestionRunsSettings()
