@@ -24,7 +24,8 @@ RUNTIME = "/usr/sbin/runc"
 BASE_IMAGE = os.environ.get("RETAIL_BASE_IMAGE", "localhost/retail-base:bookworm")
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 # Every image target of ./Dockerfile.
-TARGETS = ("retailers", "ingestion", "beat", "transformation", "quality", "setup", "flower")
+TARGETS = ("retailers", "ingestion", "stream-consumer", "beat", "transformation", "quality",
+           "setup", "flower")
 
 
 def podman(*args: str, check: bool = True, timeout: float = 900,

@@ -44,7 +44,7 @@ NS = int(os.environ.get("TEST_NS", "0"))
 BASE_PORT = 26000 + 20 * NS
 PORTS = {"retailer1": BASE_PORT + 1, "retailer2": BASE_PORT + 2, "retailer3": BASE_PORT + 3,
          "ingestion": BASE_PORT + 4, "transformation": BASE_PORT + 5, "quality": BASE_PORT + 6,
-         "flower": BASE_PORT + 7, "s3": BASE_PORT + 8}
+         "flower": BASE_PORT + 7, "s3": BASE_PORT + 8, "retailer4": BASE_PORT + 9}
 REDIS_DB = 6 - NS % 7
 PG = "postgresql://postgres@127.0.0.1:5432"
 WAREHOUSE = f"{PG}/retail_analytics_ctr{NS}"
@@ -67,6 +67,14 @@ VALUES: dict[str, str] = {
     "RETAILER2_PASSWORD": "containers-r2-password",
     "RETAILER3_CLIENT_SECRET": "containers-r3-secret",
     "RETAILER3_TOKEN_SIGNING_KEY": "containers-r3-signing",
+    # retailer4 and the stream consumer on the machine's NATS, on a stream of this session's
+    "RETAILER4_API_TOKEN": "containers-r4-token",
+    "RETAILER4_URL": f"http://127.0.0.1:{PORTS['retailer4']}",
+    "RETAILER4_NATS_URL": "nats://127.0.0.1:4222",
+    "STREAM_NATS_URL": "nats://127.0.0.1:4222",
+    "RETAILER4_STREAM": f"RETAILER4_CTR{NS}",
+    "RETAILER4_SUBJECT_PREFIX": f"retailer4ctr{NS}",
+    "STREAM_DURABLE": f"pipeline-retailer4-ctr{NS}",
     # Two cores for the whole machine: one gunicorn process per retailer, a small day.
     "RETAILER_WORKERS": "1",
     "RETAILER_ORDERS_PER_DAY": "150",
@@ -79,7 +87,7 @@ VALUES: dict[str, str] = {
     **{f"{rid.upper()}_DATABASE_URL": url for rid, url in RETAILER_DBS.items()},
 }
 # Per service: values that differ between services of one name (which retailer, its port).
-PER_SERVICE = {rid: {"RETAILER_PORT": str(PORTS[rid])} for rid in RETAILER_DBS}
+PER_SERVICE = {rid: {"RETAILER_PORT": str(PORTS[rid])} for rid in (*RETAILER_DBS, "retailer4")}
 # What may be in a container's environment besides compose's names and its image's ENV.
 # (PWD and SHLVL: set by the `sh -c` that execs a retailer's or an API's server.)
 ENGINE_VARIABLES = {"PATH", "HOSTNAME", "HOME", "TERM", "container", "PWD", "SHLVL"}
@@ -89,7 +97,7 @@ VENV_TOOLS = {"pip", "setuptools", "wheel"}
 FORBIDDEN = {
     "retailers": {"celery", "boto3", "fastapi", "sqlalchemy", "moto", "redis"},
     **{t: {"flask", "moto", "gunicorn"} for t in
-       ("ingestion", "beat", "transformation", "quality", "setup", "flower")},
+       ("ingestion", "stream-consumer", "beat", "transformation", "quality", "setup", "flower")},
 }
 
 
