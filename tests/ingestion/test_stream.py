@@ -272,3 +272,25 @@ def test_a_batch_that_cannot_be_applied_is_set_aside_and_the_stream_goes_on(
     consume(s)
     assert marts(engine, V1_DAY) == truth(V1_DAY)
     assert scalar(engine, "select lag_messages from ops.stream_consumer") == 0
+
+
+def test_a_consumer_waiting_for_its_stream_to_be_created_is_alive(
+        nats_url, stream_names, retailer4_url, tmp_path):
+    """Before retailer4 first publishes there is no stream: the consumer waits, and its
+    heartbeat (the container's healthcheck) says it is alive meanwhile."""
+    heartbeat = tmp_path / "alive"
+    consumer = StreamConsumer(consumer_settings(stream_names, nats_url, retailer4_url,
+                                                heartbeat_file=str(heartbeat)))
+
+    async def wait_then_stop() -> None:
+        task = asyncio.create_task(consumer.run())
+        for _ in range(50):
+            if heartbeat.exists():
+                break
+            await asyncio.sleep(0.1)
+        consumer.stop()
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(wait_then_stop())
+    assert heartbeat.exists(), "no heartbeat while waiting for the stream"
+    assert consumer.batches == 0

@@ -74,6 +74,8 @@ class StreamConsumer:
         try:
             js = nc.jetstream(timeout=10)
             await self._wait_for_stream(js)
+            if self._stop.is_set():   # stopped while the stream did not exist yet
+                return
             config = ConsumerConfig(durable_name=o.durable, ack_policy=AckPolicy.EXPLICIT,
                                     ack_wait=o.ack_wait_seconds, max_deliver=-1,
                                     max_ack_pending=-1, deliver_policy=DeliverPolicy.ALL,
@@ -105,7 +107,10 @@ class StreamConsumer:
             pass
 
     async def _wait_for_stream(self, js: Any) -> None:
+        # The source creates its stream when it first publishes: until then the consumer is
+        # alive and waiting, and its healthcheck says so.
         while not self._stop.is_set():
+            self._beat()
             try:
                 await js.stream_info(self.s.stream.stream)
                 return
