@@ -23,7 +23,8 @@ setup: $(STAMP) ## Create .venv and install the project with its dev tools
 env: ## Write .env from .env.example with fresh secrets (keeps an existing .env)
 	@$(PY) suite/envfile.py
 
-servers: setup ## Make sure PostgreSQL and Redis answer (reuse or start private ones)
+servers: setup ## Make sure PostgreSQL, Redis and NATS JetStream answer (reuse or start private ones)
+	@command -v nats-server >/dev/null 2>&1 || test -x /usr/sbin/nats-server || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null)
 	@$(PYTHON) -m suite.servers
 
 db-init: setup env ## Apply database/init/NN_*.sql in order to DATABASE_URL
