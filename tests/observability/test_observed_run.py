@@ -25,6 +25,7 @@ from sqlalchemy import text
 
 from shared.settings import RETAILER_IDS
 from suite.processes import ROOT, ManagedProcess, free_port
+from tests.e2e.client import RunClient
 from tests.fixtures.core import (
     LOG_DIR,
     SUFFIX,
@@ -37,7 +38,6 @@ from tests.observability.openlineage_schema import validate_run_event
 from tests.observability.test_metrics import promtool_check
 
 DAY = dt.date(2024, 1, 15)
-FINAL = ("succeeded", "succeeded_with_warnings", "failed", "canceled")
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "retail-pipeline.json"
 WORK_DIR = ROOT / ".data" / f"test-observability{SUFFIX}"
@@ -127,21 +127,12 @@ def observed(retailer_apps, engine, s3, redis_db, settings) -> Iterator[Observed
         for proc in procs:
             proc.wait_healthy(90)
         apis = {s: f"http://127.0.0.1:{ports[s]}" for s in SERVICES}
-        token = settings.pipeline_api_token.get_secret_value()
         # The seeded REST retailers (retailer5's files and retailer4's stream have their own
         # tests; their steps are observed by the same code).
-        resp = httpx.post(f"{apis['ingestion']}/runs",
-                          json={"date": DAY.isoformat(),
-                                "retailers": sorted(retailer_apps.database_urls)},
-                          headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        assert resp.status_code == 202, resp.text
-        run_id = resp.json()["runs"][0]["run_id"]
-
-        def final() -> dict | None:
-            run = httpx.get(f"{apis['ingestion']}/runs/{run_id}", timeout=30).json()
-            return run if run["status"] in FINAL else None
-
-        run = wait_until(final, 180, f"run {run_id} to end")
+        client = RunClient(apis["ingestion"], settings.pipeline_api_token.get_secret_value(),
+                           retailers=sorted(retailer_apps.database_urls))
+        run_id = client.post_run(DAY)
+        run = client.wait(run_id, timeout=180)
         yield Observed(run_id, run, apis, f"http://127.0.0.1:{prom_port}", lineage_file)
     finally:
         for proc in procs:
