@@ -24,6 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DAY = dt.date(2024, 3, 7)  # a Thursday: weekday factor 1.0
+# The benchmarks' days are the REST retailers' (retailer5's files: bench_files.py; retailer4's
+# stream: bench_stream.py).
+REST_RETAILERS = ["retailer1", "retailer2", "retailer3"]
 PORTS = {"RETAILER1_URL": 26001, "RETAILER2_URL": 26002, "RETAILER3_URL": 26003,
          "INGESTION_PORT": 28001, "TRANSFORMATION_PORT": 28002, "QUALITY_PORT": 28003,
          "S3_ENDPOINT_URL": 29000, "FLOWER_PORT": 25555}
@@ -132,9 +135,7 @@ def run_once(lines: int) -> dict:
                          backend_pids=bench_backends()).start()
         started = time.perf_counter()
         resp = httpx.post(f"http://127.0.0.1:{IngestionApiOptions().port}/runs",
-                          # the REST retailers' day (retailer5's files: bench_files.py)
-                          json={"date": DAY.isoformat(),
-                                "retailers": ["retailer1", "retailer2", "retailer3"]},
+                          json={"date": DAY.isoformat(), "retailers": REST_RETAILERS},
                           headers={"Authorization": f"Bearer {ENV['PIPELINE_API_TOKEN']}"},
                           timeout=30)
         resp.raise_for_status()

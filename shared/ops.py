@@ -128,6 +128,18 @@ def send_steps(steps: Iterable[StepRef], celery_app=None) -> None:
         celery_app.send_task(stages.stage_of(s.step, s.retailer_id).task, kwargs=s.task_kwargs())
 
 
+# Ingestion's task that starts a backfill's waiting dates in its free slots (its own
+# settings decide how many); sent by whoever ends a run of a backfill.
+ADVANCE_BACKFILLS = "ingestion.advance_backfills"
+
+
+def send_task(task: str, celery_app=None) -> None:
+    """Send a task without arguments by name (ADVANCE_BACKFILLS)."""
+    if celery_app is None:
+        from shared.celery_app import celery_app
+    celery_app.send_task(task)
+
+
 def claim_step(conn: Connection, ref: StepRef, *, lease_seconds: int,
                task_id: str | None = None) -> bool:
     """Take the lease on a step. False when it ended already or a live worker holds it
@@ -288,15 +300,21 @@ def hand_over(conn: Connection, ref: StepRef, status: str, error: str | None = N
     return [following]
 
 
-def finish_run(conn: Connection, run_id: str, status: str, error: str | None = None) -> None:
-    """Set a run's final status (quality's verdict, or failed by the sweeper)."""
+def finish_run(conn: Connection, run_id: str, status: str, error: str | None = None) -> bool:
+    """Set a run's final status (quality's verdict, or failed by the sweeper).
+
+    Returns True when the run belongs to a backfill: a slot is free, and the caller should
+    send `ADVANCE_BACKFILLS` after committing so the next date starts now rather than at
+    the next beat.
+    """
     if status not in FINAL_RUN_STATUSES:
         raise ValueError(f"{status!r} is not a final run status")
-    conn.execute(
+    backfill_id = conn.execute(
         text("update ops.run set status = :st, error = :e, finished_at = clock_timestamp(), "
-             "updated_at = now() where run_id = :r"),
+             "updated_at = now() where run_id = :r returning backfill_id"),
         {"st": status, "e": error, "r": run_id},
-    )
+    ).scalar()
+    return backfill_id is not None
 
 
 def failed_partitions(conn: Connection, run_id: str) -> list[dict[str, Any]]:

@@ -151,6 +151,8 @@ class StepContext:
     lease: Lease
     counts: dict[str, Any] | None = None
     handed_over: list[ops.StepRef] = field(default_factory=list)
+    # Messages that are not steps (ops.ADVANCE_BACKFILLS), sent after the work committed.
+    send_after: list[str] = field(default_factory=list)
 
     def progress(self, progress: dict[str, Any], *, force: bool = False) -> None:
         """Report progress (shown by GET /runs/{id}); written with the next heartbeat."""
@@ -254,6 +256,9 @@ def run_step(ref: ops.StepRef, work: Work, *, task_id: str | None = None,
             events.completed(ref, step.counts or {}, engine)
         if send and result.handed_over:
             ops.send_steps(result.handed_over, celery_app)
+        if send and result.status == "succeeded":
+            for task in step.send_after:
+                ops.send_task(task, celery_app)
         return result
 
 

@@ -26,7 +26,7 @@ from services.quality.store import store_results, sync_definitions
 from services.quality.verdict import Verdict, stored_verdict, tally
 from shared.db import get_engine, transaction
 from shared.logging import bind
-from shared.ops import ACTIVE_RUN_STATUSES, RUN_WIDE, StepRef, finish_run
+from shared.ops import ACTIVE_RUN_STATUSES, ADVANCE_BACKFILLS, RUN_WIDE, StepRef, finish_run
 from shared.steps import StepContext, run_step
 
 log = logging.getLogger(__name__)
@@ -36,15 +36,21 @@ def _now(now: dt.datetime | None) -> dt.datetime:
     return now or dt.datetime.now(dt.UTC)
 
 
-def _set_verdict(conn: Connection, run_id: str) -> Verdict:
-    """Decide from what is stored, and record it unless someone canceled the run."""
+def _set_verdict(conn: Connection, run_id: str, step: StepContext | None = None) -> Verdict:
+    """Decide from what is stored, and record it unless someone canceled the run.
+
+    The verdict of a backfill's run frees a slot: `step` then sends ingestion's
+    ADVANCE_BACKFILLS after commit, so the next date starts at once, not at the next beat.
+    """
     # The row lock orders us with the sweeper and anyone else finishing this run.
     run_status = conn.execute(
         text("select status from ops.run where run_id = :r for update"), {"r": run_id}
     ).scalar()
     verdict = stored_verdict(conn, run_id)
     if run_status not in (None, "canceled"):
-        finish_run(conn, run_id, verdict.status, verdict.error)
+        in_backfill = finish_run(conn, run_id, verdict.status, verdict.error)
+        if in_backfill and step is not None:
+            step.send_after.append(ADVANCE_BACKFILLS)
     return verdict
 
 
@@ -70,7 +76,7 @@ def judge(step: StepContext, *, registry: CheckRegistry = REGISTRY,
         store_results(conn, run_id, run.run_date, results)
         counts = tally(results)
         step.finish(conn, counts)
-        verdict = _set_verdict(conn, run_id)
+        verdict = _set_verdict(conn, run_id, step)
     log.info("run %s judged %s (%s)", run_id, verdict.status, counts)
     return {"run_id": run_id, "status": verdict.status, "counts": counts,
             "reasons": verdict.reasons}

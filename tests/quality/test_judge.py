@@ -159,3 +159,16 @@ def test_recheck_refuses_what_it_cannot_judge(quality_db, seeded_run) -> None:
                             retailers=("retailer1",), status="succeeded")
     with pytest.raises(InvalidRequest):
         recheck_date(only_one.run_date, ["retailer2"])
+
+
+def test_the_verdict_of_a_backfill_run_starts_the_next_dates_at_once(
+        quality_db, seeded_run, ingestion_queue) -> None:
+    judge_run(seeded_run.run_id, seeded_run.run_date)
+    assert ingestion_queue() == []      # a run of its own frees no backfill slot
+    execute(quality_db, "update ops.run set status = 'running', finished_at = null, "
+                        "backfill_id = gen_random_uuid() where run_id = :r", r=seeded_run.run_id)
+    execute(quality_db, "update ops.run_step set status = 'queued' where run_id = :r "
+                        "and step = 'quality'", r=seeded_run.run_id)
+    assert judge_run(seeded_run.run_id, seeded_run.run_date)["status"] == "succeeded"
+    # sent after the verdict committed, to ingestion's queue (no wait for the 10 s beat)
+    assert ingestion_queue() == [("ingestion.advance_backfills", {})]
