@@ -173,12 +173,17 @@ def ensure_master(conn, spec: RetailerSpec, master: MasterData) -> str:
     return "loaded"
 
 
+# Tables analyzed per transaction: each holds a lock until commit, and years of daily
+# partitions at once exhaust the server's lock table (max_locks_per_transaction).
+ANALYZE_BATCH = 64
+
+
 def analyze(conn, tables: Sequence[str]) -> None:
     """Refresh the planner's statistics after a bulk write: without them the API's page
     queries of a freshly seeded day get plans made for empty tables."""
-    if tables:
+    for start in range(0, len(tables), ANALYZE_BATCH):
         with conn, conn.cursor() as cur:
-            cur.execute(f"analyze {', '.join(tables)}")
+            cur.execute(f"analyze {', '.join(tables[start:start + ANALYZE_BATCH])}")
 
 
 def partition_name(table: str, day: dt.date) -> str:
