@@ -14,6 +14,7 @@ import orjson
 from flask import request
 
 from retailers.core.errors import bad_request
+from retailers.generator.calendar import MAX_CHANGE_LAG_DAYS, ORDER_BLOCK, SIM_START
 
 # The days a request may name. A day's bounds are computed with a day of margin on both
 # sides (local time zones, the next day's start), so the calendar's first and last days
@@ -42,9 +43,26 @@ class Day:
         return self.end.replace(tzinfo=None)
 
     def sql(self) -> dict[str, object]:
-        """The usual query parameters: day, start, end (aware) and their naive twins."""
+        """The usual query parameters: day, start, end (aware) and their naive twins, and
+        the order-number windows of the day (`order_window`)."""
         return {"day": self.date, "start": self.start, "end": self.end,
-                "start_naive": self.start_naive, "end_naive": self.end_naive}
+                "start_naive": self.start_naive, "end_naive": self.end_naive,
+                **self.order_window()}
+
+    def order_window(self) -> dict[str, int]:
+        """Which order numbers the day's rows can belong to.
+
+        The order tables are partitioned by the order numbers' daily blocks. Bounding a
+        query by these constants lets PostgreSQL read only the partitions of a few days;
+        without them every day query visits every partition, and a day's pages cost grows
+        with the years seeded. `orders_from`..`orders_to`: orders created on the day (a
+        day of margin each side); `changes_from`..`orders_to`: orders whose lifecycle can
+        change on it (MAX_CHANGE_LAG_DAYS back).
+        """
+        index = (self.date - SIM_START).days
+        return {"orders_from": max(0, (index - 1) * ORDER_BLOCK),
+                "orders_to": max(0, (index + 2) * ORDER_BLOCK),
+                "changes_from": max(0, (index - 1 - MAX_CHANGE_LAG_DAYS) * ORDER_BLOCK)}
 
 
 def day_param(name: str = "date") -> Day:

@@ -22,6 +22,11 @@ DAY = 86_400
 # Order numbers are `day_index * ORDER_BLOCK + n`: an order's number says its day, so a
 # date's orders are one number range (cheap delete on reseed, stable keyset order).
 ORDER_BLOCK = 1_000_000
+# The most days after its order's day that a lifecycle change can be reported: paid within
+# hours, shipped within 3 days, delivered within 5 more, refunded within 14 more
+# (lifecycle.py), reported up to 3 days late (faults.late_days); rounded up. The servers
+# read only the order partitions of this window for a day's changes.
+MAX_CHANGE_LAG_DAYS = 28
 # Line keys are `order_no * LINE_SLOTS + slot`: slots 0-7 for lines, 8-15 for duplicates.
 LINE_SLOTS = 16
 MAX_LINES_PER_ORDER = 8

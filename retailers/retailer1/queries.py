@@ -1,19 +1,26 @@
 """retailer1's SQL. PostgreSQL renders the wire formats: naive UTC timestamps
-(`2024-01-15 13:45:12`), dollars as float8 (JSON numbers), integer ids."""
+(`2024-01-15 13:45:12`), dollars as float8 (JSON numbers), integer ids.
+
+Every read of the partitioned order tables is bounded by the day's order-number window
+(`Day.order_window`; line row ids are 16 per order number), so it reads the partitions of
+a few days, not of every day seeded."""
 
 TS = "'YYYY-MM-DD HH24:MI:SS'"
 
 # Orders of the day: created on it, or with a lifecycle change logged on it.
 DAY_ORDERS = """
     select order_id from sales_order where order_ts >= %(start_naive)s and order_ts < %(end_naive)s
+      and order_id >= %(orders_from)s and order_id < %(orders_to)s
     union
     select order_id from order_status_log where logged_on = %(day)s
+      and order_id >= %(changes_from)s and order_id < %(orders_to)s
 """
 
 LINE_KEYS = f"""
 with day_orders as ({DAY_ORDERS})
 select l.row_id
 from day_orders d join sales_order_line l on l.order_id = d.order_id
+where l.row_id >= %(changes_from)s::bigint * 16 and l.row_id < %(orders_to)s::bigint * 16
 order by l.order_id, l.line_no, l.row_id
 """
 
@@ -23,6 +30,7 @@ with page as (
     select k.row_id, k.n from unnest(%(ids)s::bigint[]) with ordinality as k(row_id, n)
 ), lines as (
     select p.n, l.* from page p join sales_order_line l on l.row_id = p.row_id
+    where l.row_id >= %(changes_from)s::bigint * 16 and l.row_id < %(orders_to)s::bigint * 16
 ), lifecycle as (
     -- per order of the page: its changes known by the end of the day (a primary-key range)
     select o.order_id, s.*
@@ -36,6 +44,7 @@ with page as (
                (array_agg(x.status order by x.status_ts desc))[1] as last_status
         from order_status_log x
         where x.order_id = o.order_id and x.logged_on <= %(day)s
+          and x.order_id >= %(changes_from)s and x.order_id < %(orders_to)s
     ) s
 )
 select l.order_id, l.line_no::integer as line_no,
@@ -49,6 +58,7 @@ select l.order_id, l.line_no::integer as line_no,
        to_char(lc.refunded_ts, {TS}) as refunded_ts
 from lines l
 join sales_order o on o.order_id = l.order_id
+     and o.order_id >= %(changes_from)s and o.order_id < %(orders_to)s
 left join lifecycle lc on lc.order_id = l.order_id
 order by l.n
 """
@@ -80,6 +90,7 @@ where modified_ts >= %(start_naive)s and modified_ts < %(end_naive)s
 union
 select customer_id from sales_order
 where order_ts >= %(start_naive)s and order_ts < %(end_naive)s
+  and order_id >= %(orders_from)s and order_id < %(orders_to)s
 order by 1
 """
 
@@ -108,6 +119,8 @@ from (
     select distinct on (l.order_id, l.line_no) l.line_total
     from sales_order o join sales_order_line l on l.order_id = o.order_id
     where o.order_ts >= %(start_naive)s and o.order_ts < %(end_naive)s
+      and o.order_id >= %(orders_from)s and o.order_id < %(orders_to)s
+      and l.row_id >= %(orders_from)s::bigint * 16 and l.row_id < %(orders_to)s::bigint * 16
     order by l.order_id, l.line_no, l.row_id
 ) line
 """

@@ -1,10 +1,21 @@
 """retailer2's SQL. Keyset pages (`id > last seen`), money in integer cents, timestamps in
 New York local time with their offset: the API's connections run with
 `timezone=America/New_York`, so `to_char` renders local time and TZH:TZM its offset.
-Days are UTC days: every day filter converts explicitly."""
+Days are UTC days: every day filter converts explicitly.
+
+Every read of the partitioned purchase tables is bounded by the day's order-number window
+(`Day.order_window`, as purchase ids; item ids are 16 per order number), so it reads the
+partitions of a few days, not of every day seeded."""
 
 TS = """'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'"""
 UTC_DAY = "(({col} at time zone 'UTC')::date)"
+# An order number as a purchase id (storage.ORDER_ID); folded to a constant when planning.
+PURCHASE_ID = "('ORD-' || lpad(({n})::text, 10, '0'))"
+CREATED = (f"{{col}} >= {PURCHASE_ID.format(n='%(orders_from)s')} "
+           f"and {{col}} < {PURCHASE_ID.format(n='%(orders_to)s')}")
+CHANGED = (f"{{col}} >= {PURCHASE_ID.format(n='%(changes_from)s')} "
+           f"and {{col}} < {PURCHASE_ID.format(n='%(orders_to)s')}")
+ITEMS = "{col} >= %(changes_from)s::bigint * 16 and {col} < %(orders_to)s::bigint * 16"
 
 # Purchases of the day after the cursor: placed on it, or with a status change recorded on
 # it. Both halves walk an index in id order and stop after n, so a page costs O(n).
@@ -12,10 +23,12 @@ ORDER_IDS = f"""
 select id from (
     (select id from purchase
      where {UTC_DAY.format(col="placed_at")} = %(day)s and id > %(after)s
+       and {CREATED.format(col="id")}
      order by id limit %(n)s)
     union
     (select distinct purchase_id from purchase_status
      where recorded_day = %(day)s and purchase_id > %(after)s
+       and {CHANGED.format(col="purchase_id")}
      order by purchase_id limit %(n)s)
 ) ids order by id limit %(n)s
 """
@@ -34,7 +47,7 @@ select p.id, json_build_object(
     'status_history', coalesce(hist.doc, '[]'::json)
 )::text as doc
 from ids
-join purchase p on p.id = ids.id
+join purchase p on p.id = ids.id and {CHANGED.format(col="p.id")}
 left join lateral (
     select sp.email from shopper_profile sp
     where sp.shopper_id = p.shopper_id and sp.valid_from < %(end)s
@@ -45,13 +58,17 @@ left join lateral (
                'line', i.line, 'product_code', i.product_code, 'quantity', i.quantity,
                'unit_price_cents', i.unit_price_cents, 'discount_cents', i.discount_cents,
                'total_cents', i.total_cents) order by i.line, i.item_id) as doc
-    from purchase_item i where i.purchase_id = p.id
+    from purchase_item i where i.purchase_id = p.id and {ITEMS.format(col="i.item_id")}
+      -- this purchase's own item ids: one partition, chosen per purchase while running
+      and i.item_id >= substr(p.id, 5)::bigint * 16
+      and i.item_id < (substr(p.id, 5)::bigint + 1) * 16
 ) items on true
 left join lateral (
     select json_agg(json_build_object('status', s.status, 'at', to_char(s.changed_at, {TS}))
                     order by s.changed_at) as doc,
            (array_agg(s.status order by s.changed_at desc))[1] as last_status
     from purchase_status s where s.purchase_id = p.id and s.recorded_day <= %(day)s
+      and {CHANGED.format(col="s.purchase_id")}
 ) hist on true
 order by p.id
 """
@@ -81,6 +98,7 @@ with ids as (
         union
         (select distinct shopper_id from purchase
          where {UTC_DAY.format(col="placed_at")} = %(day)s and shopper_id > %(after)s
+           and {CREATED.format(col="id")}
          order by shopper_id limit %(n)s)
     ) u order by id limit %(n)s
 )
@@ -106,7 +124,8 @@ select count(*), coalesce(sum(total_cents), 0)::bigint
 from (
     select distinct on (i.purchase_id, i.line) i.total_cents
     from purchase p join purchase_item i on i.purchase_id = p.id
-    where {UTC_DAY.format(col="p.placed_at")} = %(day)s
+    where {UTC_DAY.format(col="p.placed_at")} = %(day)s and {CREATED.format(col="p.id")}
+      and i.item_id >= %(orders_from)s::bigint * 16 and i.item_id < %(orders_to)s::bigint * 16
     order by i.purchase_id, i.line, i.item_id
 ) item
 """

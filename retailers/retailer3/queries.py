@@ -1,5 +1,9 @@
 """retailer3's SQL. Page-number pages over per-day key lists; money and counts as strings,
-RFC 3339 UTC timestamps with milliseconds, UUIDs and numeric strings as public ids."""
+RFC 3339 UTC timestamps with milliseconds, UUIDs and numeric strings as public ids.
+
+Every read of the partitioned sales tables is bounded by the day's order-number window
+(`Day.order_window`; item ids are 16 and event ids 8 per order number), so it reads the
+partitions of a few days, not of every day seeded."""
 
 TS = """'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"""
 
@@ -9,7 +13,9 @@ def ts(col: str) -> str:
 
 
 ORDER_KEYS = """
-select id from sales_header where created_at >= %(start)s and created_at < %(end)s order by id
+select id from sales_header where created_at >= %(start)s and created_at < %(end)s
+  and id >= %(orders_from)s and id < %(orders_to)s
+order by id
 """
 
 ORDERS_PAGE = f"""
@@ -18,10 +24,12 @@ select h.order_number::text as "orderNumber", c.client_ref as "customerRef",
        coalesce(st.event_type, 'NEW') as state, h.currency, h.grand_total::text as "grandTotal"
 from unnest(%(ids)s::bigint[]) with ordinality as k(id, n)
 join sales_header h on h.id = k.id
+     and h.id >= %(orders_from)s and h.id < %(orders_to)s
 join client c on c.id = h.client_id
 left join lateral (
     select e.event_type from sales_event e
     where e.header_id = h.id and e.reported_on <= %(day)s
+      and e.id >= %(orders_from)s::bigint * 8 and e.id < %(orders_to)s::bigint * 8
     order by e.occurred_at desc limit 1
 ) st on true
 order by k.n
@@ -31,6 +39,8 @@ ITEM_KEYS = """
 select i.id
 from sales_header h join sales_item i on i.header_id = h.id
 where h.created_at >= %(start)s and h.created_at < %(end)s
+  and h.id >= %(orders_from)s and h.id < %(orders_to)s
+  and i.id >= %(orders_from)s::bigint * 16 and i.id < %(orders_to)s::bigint * 16
 order by i.header_id, i.position, i.id
 """
 
@@ -41,12 +51,16 @@ select h.order_number::text as "orderNumber", i.position::text as position,
        i.line_total::text as "lineTotal"
 from unnest(%(ids)s::bigint[]) with ordinality as k(id, n)
 join sales_item i on i.id = k.id
+     and i.id >= %(orders_from)s::bigint * 16 and i.id < %(orders_to)s::bigint * 16
 join sales_header h on h.id = i.header_id
+     and h.id >= %(orders_from)s and h.id < %(orders_to)s
 order by k.n
 """
 
 EVENT_KEYS = """
-select id from sales_event where reported_on = %(day)s order by id
+select id from sales_event where reported_on = %(day)s
+  and id >= %(changes_from)s::bigint * 8 and id < %(orders_to)s::bigint * 8
+order by id
 """
 
 EVENTS_PAGE = f"""
@@ -54,7 +68,9 @@ select e.event_id::text as "eventId", h.order_number::text as "orderNumber",
        e.event_type as type, {ts("e.occurred_at")} as "occurredAt"
 from unnest(%(ids)s::bigint[]) with ordinality as k(id, n)
 join sales_event e on e.id = k.id
+     and e.id >= %(changes_from)s::bigint * 8 and e.id < %(orders_to)s::bigint * 8
 join sales_header h on h.id = e.header_id
+     and h.id >= %(changes_from)s and h.id < %(orders_to)s
 order by k.n
 """
 
@@ -83,6 +99,7 @@ union
 select client_id from client_version where changed_at >= %(start)s and changed_at < %(end)s
 union
 select client_id from sales_header where created_at >= %(start)s and created_at < %(end)s
+  and id >= %(orders_from)s and id < %(orders_to)s
 order by 1
 """
 
@@ -111,6 +128,8 @@ from (
     select distinct on (i.header_id, i.position) i.line_total
     from sales_header h join sales_item i on i.header_id = h.id
     where h.created_at >= %(start)s and h.created_at < %(end)s
+      and h.id >= %(orders_from)s and h.id < %(orders_to)s
+      and i.id >= %(orders_from)s::bigint * 16 and i.id < %(orders_to)s::bigint * 16
     order by i.header_id, i.position, i.id
 ) item
 """

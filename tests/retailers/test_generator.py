@@ -171,3 +171,17 @@ def test_lifecycle_timing(big_week):
     assert 0 < len(by_type[5]) < 0.1 * len(created)   # refunded
     reported_late = d.events.reported_day > d.events.occurred_s // 86400
     assert 0 < reported_late.mean() < 0.05
+
+
+
+def test_every_change_is_reported_within_the_servers_window(big_week):
+    """The servers read only MAX_CHANGE_LAG_DAYS of order partitions for a day's changes
+    (Day.order_window): a change reported later would be missing from its day."""
+    from retailers.generator.calendar import MAX_CHANGE_LAG_DAYS, PG_EPOCH
+
+    _, days = big_week
+    for d in days:
+        lag_days = d.events.reported_day - (d.day - PG_EPOCH).days
+        assert lag_days.min() >= 0
+        assert lag_days.max() <= MAX_CHANGE_LAG_DAYS, d.day
+    assert max(int((d.events.reported_day - (d.day - PG_EPOCH).days).max()) for d in days) > 14
