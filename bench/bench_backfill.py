@@ -128,7 +128,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2023, 1, 1))
     parser.add_argument("--parallelism", type=int, default=2,
                         help="INGESTION_BACKFILL_PARALLELISM: dates in flight")
+    parser.add_argument("--postgres", choices=("shared", "private"), default="shared",
+                        help="the machine's PostgreSQL, or a private one configured for a "
+                             "warehouse (bench/postgres.py)")
     args = parser.parse_args(argv)
+    postgres = bench_run.use_postgres(args.postgres)
     end = args.start + dt.timedelta(days=args.days - 1)
     os.environ.update({"INGESTION_MAX_BACKFILL_DAYS": str(args.days),
                        "INGESTION_BACKFILL_PARALLELISM": str(args.parallelism)})
@@ -170,7 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "days": args.days, "lines_per_day": args.lines_per_day, "lines": lines,
-        "parallelism": args.parallelism, "seed_seconds": round(seed_seconds, 1),
+        "parallelism": args.parallelism, "postgres": postgres,
+        "seed_seconds": round(seed_seconds, 1),
         "fixed_cost_seconds": tiny, "fixed_cost_median_s": statistics.median(tiny),
         "backfill_wall_s": round(wall, 1),
         "dates_per_minute": round(len(rows) / wall * 60, 1),
@@ -193,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
           f"per date: first {edge} median {first:.2f}s, last {edge} {last:.2f}s "
           f"(x{result['last_over_first']}); fixed cost {result['fixed_cost_median_s']:.2f}s; "
           f"failed dates: {len(failed)}")
+    bench_run.stop_postgres(postgres)
     print(f"written {path.relative_to(ROOT)} and {CURVE.relative_to(ROOT)}")
 
 

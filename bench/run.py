@@ -30,7 +30,7 @@ REST_RETAILERS = ["retailer1", "retailer2", "retailer3"]
 PORTS = {"RETAILER1_URL": 26001, "RETAILER2_URL": 26002, "RETAILER3_URL": 26003,
          "INGESTION_PORT": 28001, "TRANSFORMATION_PORT": 28002, "QUALITY_PORT": 28003,
          "S3_ENDPOINT_URL": 29000, "FLOWER_PORT": 25555}
-from suite.environment import isolated_environment  # noqa: E402
+from suite.environment import POSTGRES, isolated_environment  # noqa: E402
 
 # Redis db 1: tests use 15 down to 15 - TEST_NS, the local stack 0.
 ENV = {
@@ -66,6 +66,30 @@ def group_peak_rss_mb(pgid: int) -> float:
             if line.startswith("VmHWM:"):
                 peak = max(peak, int(line.split()[1]))
     return round(peak / 1024, 1)
+
+
+def stop_postgres(used: dict) -> None:
+    """Stop the private server `use_postgres` started (its data stays under .data/bench)."""
+    if used["server"] == "private":
+        from bench import postgres
+
+        postgres.stop(ROOT / ".data" / "bench")
+
+
+def use_postgres(kind: str) -> dict:
+    """Point the benchmark's databases at the machine's PostgreSQL (`shared`, the default)
+    or at a private one with a production configuration (`private`, bench/postgres.py).
+    Call before anything reads settings. Returns what the result files record."""
+    if kind == "shared":
+        return {"server": "shared", "url": POSTGRES}
+    from bench import postgres
+
+    base = postgres.start(ROOT / ".data" / "bench")
+    for key, value in list(ENV.items()):
+        if key.endswith("DATABASE_URL") and value.startswith(POSTGRES):
+            ENV[key] = base + value[len(POSTGRES):]
+    os.environ.update(ENV)
+    return {"server": "private", "url": base, "settings": postgres.PRODUCTION_SETTINGS}
 
 
 def bench_backends():
@@ -146,7 +170,7 @@ def run_once(lines: int) -> dict:
                 timeout=30).json()).status
             if status not in ("queued", "running"):
                 break
-            time.sleep(0.25)
+            time.sleep(0.1)
         total = time.perf_counter() - started
         cpu_seconds = cpu.stop()
         rss = {name: group_peak_rss_mb(stack.running_pid(name) or -1) for name in names}
@@ -200,12 +224,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small", type=int, default=100_000, help="order lines (small run)")
     parser.add_argument("--skip-stages", action="store_true",
                         help="only the end-to-end runs, not the per-stage ratio benchmarks")
+    parser.add_argument("--postgres", choices=("shared", "private"), default="shared",
+                        help="the machine's PostgreSQL, or a private one configured for a "
+                             "warehouse (bench/postgres.py)")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    postgres = use_postgres(args.postgres)
 
     result: dict = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                    "runs": {}}
+                    "postgres": postgres, "runs": {}}
     for lines in (args.small, args.lines):
         print(f"end to end, {lines:,} lines", flush=True)
         result["runs"][str(lines)] = run_once(lines)
@@ -222,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     report(result, args.small, args.lines)
     path = RESULTS / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{args.lines}.json"
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    stop_postgres(postgres)
     print(f"written {path.relative_to(ROOT)}")
 
 

@@ -19,7 +19,7 @@ DATA = DATA_DIR
 RUN = DATA / "run"
 
 
-def _pg_bin(tool: str) -> str:
+def pg_bin(tool: str) -> str:
     found = shutil.which(tool)
     if found:
         return found
@@ -37,11 +37,11 @@ def ensure_postgres(port: int = 5432) -> str:
     sock = DATA / "pg-sock"
     sock.mkdir(parents=True, exist_ok=True)
     if not (pgdata / "PG_VERSION").exists():
-        subprocess.run([_pg_bin("initdb"), "-D", str(pgdata), "-U", "postgres", "-A", "trust",
+        subprocess.run([pg_bin("initdb"), "-D", str(pgdata), "-U", "postgres", "-A", "trust",
                         "--no-sync"], check=True, capture_output=True)
     log = DATA / "logs" / "postgres.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([_pg_bin("pg_ctl"), "-D", str(pgdata), "-l", str(log), "-w", "-o",
+    subprocess.run([pg_bin("pg_ctl"), "-D", str(pgdata), "-l", str(log), "-w", "-o",
                     f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=on "
                     "-c max_wal_size=4GB", "start"], check=True, capture_output=True)
     RUN.mkdir(parents=True, exist_ok=True)
@@ -53,7 +53,7 @@ def stop_postgres() -> bool:
     owned = RUN / "postgres.owned"
     if not owned.exists():
         return False
-    subprocess.run([_pg_bin("pg_ctl"), "-D", owned.read_text().strip(), "-m", "fast", "-w",
+    subprocess.run([pg_bin("pg_ctl"), "-D", owned.read_text().strip(), "-m", "fast", "-w",
                     "stop"], capture_output=True)
     owned.unlink()
     return True
