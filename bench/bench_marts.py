@@ -101,7 +101,7 @@ def fingerprint() -> dict[str, str]:
         columns = marts.mart_columns(cur, names)
         for name in names:
             row = sql.SQL("row({})::text").format(
-                sql.SQL(", ").join(map(sql.Identifier, columns[name])))
+                sql.SQL(", ").join(map(sql.Identifier, columns[name].columns)))
             query = sql.SQL("select count(*) || ':' || coalesce(md5(string_agg(r, '|' "
                             "order by r)), '') from (select {} as r from {}) t").format(
                 row, sql.Identifier("marts", name))

@@ -11,10 +11,11 @@ with categories as (
 ), every_retailer as (
   select * from categories
   union all
-  -- the other retailers' rows of the dates (the refreshed ones' are deleted by now)
+  -- the other retailers' rows of the dates (not those restated: the refreshed and 'ALL')
   select order_date, retailer_id, category, products, units_sold, order_lines,
          gross_revenue_usd, net_revenue_usd
   from marts.category_revenue where order_date = any(%(dates)s)
+    and retailer_id <> all(%(restated)s)
 ), summed as (
   select * from categories
   union all

@@ -8,9 +8,10 @@ with line_counts as (
 ), every_retailer as (
   select * from line_counts
   union all
-  -- the other retailers' rows of the dates (the refreshed ones' are deleted by now)
+  -- the other retailers' rows of the dates (not those restated: the refreshed and 'ALL')
   select order_date, retailer_id, order_lines, units_sold
   from marts.daily_orders where order_date = any(%(dates)s)
+    and retailer_id <> all(%(restated)s)
 ), lines_too as (
   select * from line_counts
   union all

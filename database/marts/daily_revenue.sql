@@ -11,10 +11,11 @@ with refreshed as (
 ), every_retailer as (
   select * from refreshed
   union all
-  -- the other retailers' rows of the dates (the refreshed ones' are deleted by now)
+  -- the other retailers' rows of the dates (not those restated: the refreshed and 'ALL')
   select order_date, retailer_id, gross_revenue_usd, canceled_revenue_usd,
          refunded_revenue_usd, net_revenue_usd
   from marts.daily_revenue where order_date = any(%(dates)s)
+    and retailer_id <> all(%(restated)s)
 )
 select * from refreshed
 union all

@@ -23,10 +23,11 @@ with products as (
 ), every_retailer as (
   select * from refreshed
   union all
-  -- the other retailers' rows of the dates (the refreshed ones' are deleted by now)
+  -- the other retailers' rows of the dates (not those restated: the refreshed and 'ALL')
   select order_date, retailer_id, product_id, product_name, category, units_sold,
          order_lines, gross_revenue_usd, net_revenue_usd, revenue_rank
   from marts.product_revenue where order_date = any(%(dates)s)
+    and retailer_id <> all(%(restated)s)
 )
 select *, rank() over (partition by order_date order by gross_revenue_usd desc)
             as revenue_rank_all

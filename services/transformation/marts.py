@@ -6,13 +6,16 @@ temporary tables built first from the facts of the refreshed dates and retailers
 (`database/marts/staging/*.sql`, in the order of STAGING), so the large fact tables are
 read once per refresh rather than once per mart.
 
-For each mart the refresh deletes the rows it restates (the refreshed retailers' rows and
-the 'ALL' rows of the dates), then inserts what the model selects. The 'ALL' rows add the
-refreshed retailers' fresh numbers to the other retailers' numbers as the marts hold them,
-so a load refreshes only its own retailer. A model may also give other retailers' rows anew
+For each mart the refresh restates the rows of the dates for the refreshed retailers and
+'ALL', in one statement: a row the model gives is written only where it differs from the
+stored one, and a restated row the model no longer gives is deleted. Most rows of a date a
+load touched only through a few late status changes are unchanged, so a backfill (each date
+touching the three weeks before it) rewrites little. The 'ALL' rows add the refreshed
+retailers' fresh numbers to the other retailers' numbers as the marts hold them, so a load
+refreshes only its own retailer. A model may also give other retailers' rows anew
 (product_revenue re-ranks every retailer's products of the day): those replace the stored
-ones. Everything happens in the caller's transaction: a load's facts and its marts commit
-together.
+ones where they differ. Everything happens in the caller's transaction: a load's facts and
+its marts commit together.
 """
 
 from __future__ import annotations
@@ -70,28 +73,36 @@ select set_config('enable_sort', %(enable_sort)s, true),
        set_config('enable_nestloop', %(enable_nestloop)s, true)
 """
 
-# Every mart's columns but the bookkeeping `refreshed_at`, in table order.
+# Every mart's columns but the bookkeeping `refreshed_at`, in table order, and its primary
+# key's columns.
 COLUMNS = """
-select c.relname::text, array_agg(a.attname::text order by a.attnum)
+select c.relname::text, array_agg(a.attname::text order by a.attnum),
+       (select array_agg(k.attname::text order by u.ord)
+        from pg_constraint con
+        cross join unnest(con.conkey) with ordinality as u(attnum, ord)
+        join pg_attribute k on k.attrelid = c.oid and k.attnum = u.attnum
+        where con.conrelid = c.oid and con.contype = 'p')
 from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
 where n.nspname = 'marts' and c.relkind = 'r' and c.relname = any(%(marts)s)
   and a.attname <> 'refreshed_at'
-group by c.relname
+group by c.oid, c.relname
 """
 
-DELETE = """
-delete from {mart} where order_date = any(%(dates)s) and retailer_id = any(%(restated)s)
-"""
-
-# The model's rows; a row it gives again (another retailer's, re-ranked) replaces the
-# stored one when it differs.
-INSERT = """
-insert into {mart} as m ({columns})
-select {columns} from (
+# The model's rows written where they differ from the stored ones (`refreshed_at` then
+# says when a row last changed), and the restated rows it no longer gives deleted. The
+# delete and the upsert touch different rows, so one statement does both.
+RESTATE = """
+with model as materialized (
 {model}
-) as model
+), gone as (
+  delete from {mart} m
+  where m.order_date = any(%(dates)s) and m.retailer_id = any(%(restated)s)
+    and not exists (select 1 from model where ({model_key}) = ({stored_key}))
+)
+insert into {mart} as m ({columns})
+select {columns} from model
 on conflict on constraint {pk} do update set ({columns}) = row({excluded}),
   refreshed_at = now()
 where ({stored}) is distinct from ({excluded})
@@ -110,15 +121,24 @@ def mart_names() -> list[str]:
                   if f.is_file() and f.name.endswith(".sql"))
 
 
+@dataclass(frozen=True)
+class MartColumns:
+    """A mart's columns but `refreshed_at` (table order), and its key's."""
+
+    columns: list[str]
+    key: list[str]
+
+
 # Each mart's columns, read once per process: they change only with database/init, and
 # the services restart after it.
-_columns: dict[str, list[str]] = {}
+_columns: dict[str, MartColumns] = {}
 
 
-def mart_columns(cur: psycopg.Cursor, names: Sequence[str]) -> dict[str, list[str]]:
-    """The columns of the marts `names` but `refreshed_at`, in table order."""
+def mart_columns(cur: psycopg.Cursor, names: Sequence[str]) -> dict[str, MartColumns]:
+    """The columns of the marts `names` (but `refreshed_at`) and of their keys."""
     if any(n not in _columns for n in names):
-        _columns.update(cur.execute(COLUMNS, {"marts": list(names)}).fetchall())
+        for name, columns, key in cur.execute(COLUMNS, {"marts": list(names)}).fetchall():
+            _columns[name] = MartColumns(list(columns), list(key or []))
     return _columns
 
 
@@ -162,22 +182,28 @@ def refresh(cur: psycopg.Cursor, dates: Iterable[dt.date],
             if stage.analyze:
                 cur.execute(sql.SQL("analyze {}").format(sql.Identifier(stage.name)))
         for name in names:
-            cur.execute(sql.SQL(DELETE).format(mart=sql.Identifier("marts", name)), params)
-            cur.execute(insert_model(name, columns[name]), params)
+            cur.execute(restate_model(name, columns[name]), params)
         cur.execute(sql.SQL("drop table {}").format(
             sql.SQL(", ").join(sql.Identifier(s.name) for s in STAGING)))
     return time.perf_counter() - started
 
 
-def insert_model(name: str, columns: Sequence[str]) -> sql.Composed:
-    """`insert ... select` of a mart's model, replacing the rows it gives again."""
-    return sql.SQL(INSERT).format(
+def restate_model(name: str, mart: MartColumns) -> sql.Composed:
+    """The statement that restates a mart's rows from its model (RESTATE)."""
+    if not mart.key:
+        raise LookupError(f"marts.{name} has no primary key")
+
+    def listed(columns: Sequence[str], table: str | None = None) -> sql.Composed:
+        return sql.SQL(", ").join(sql.Identifier(table, c) if table else sql.Identifier(c)
+                                  for c in columns)
+
+    return sql.SQL(RESTATE).format(
         mart=sql.Identifier("marts", name),
-        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        columns=listed(mart.columns),
         model=sql.SQL(model_sql(f"{name}.sql")),
         pk=sql.Identifier(f"{name}_pk"),
-        excluded=sql.SQL(", ").join(sql.Identifier("excluded", c) for c in columns),
-        stored=sql.SQL(", ").join(sql.Identifier("m", c) for c in columns))
+        model_key=listed(mart.key, "model"), stored_key=listed(mart.key, "m"),
+        excluded=listed(mart.columns, "excluded"), stored=listed(mart.columns, "m"))
 
 
 def refresh_dates(dates: Iterable[dt.date], retailers: Sequence[str] | None = None,
