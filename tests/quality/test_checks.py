@@ -87,12 +87,14 @@ FAULTS = [
      sql("update ops.run_step set status = 'dead', error = 'boom' where run_id = :run "
          "and step = 'transform' and retailer_id = 'retailer2'")),
     # uniqueness
+    # (a load stamps every version it writes with its run: the checks compare those members)
     ("customer_versions_overlap", "dim_customer_versions_unique", Status.FAIL,
      sql("insert into warehouse.dim_customer (retailer_id, customer_id, valid_from, valid_to, "
-         "is_current) values ('retailer2', 'C1', '2021-01-01', '2022-01-01', false)")),
+         "is_current, run_id) values ('retailer2', 'C1', '2021-01-01', '2022-01-01', false, "
+         "cast(:run as uuid))")),
     ("product_without_current_version", "dim_product_versions_unique", Status.FAIL,
-     sql("update warehouse.dim_product set is_current = false, valid_to = '2021-01-01' "
-         "where retailer_id = 'retailer2' and product_id = 'P3'")),
+     sql("update warehouse.dim_product set is_current = false, valid_to = '2021-01-01', "
+         "run_id = cast(:run as uuid) where retailer_id = 'retailer2' and product_id = 'P3'")),
     ("line_stored_twice", "fact_sales_key_unique", Status.FAIL,
      sql("insert into warehouse.fact_sales select retailer_key, lower(order_id), line_number, "
          "order_date, order_date_key, created_at, customer_key, product_key, store_key, "
