@@ -9,8 +9,9 @@ effect. `run_step` owns the rest, the same way for every stage of `shared/stages
 2. keep its lease alive from a background thread every STEP_HEARTBEAT_SECONDS while the
    work runs, even inside one long SQL statement, writing the progress the work reports;
 3. on success, `finish` records the counts and hands over to the next stage (the stage
-   table, `ops.hand_over`) in the work's own transaction; the next steps' messages are sent
-   after it commits;
+   table, `ops.hand_over`) in the work's own transaction; the next steps' messages, and
+   any other message the work asked for (`step.send_after`, e.g. a backfill's next dates
+   after a verdict), are sent after it commits;
 4. on an exception, classify it: permanent (retrying cannot help) ends the step `failed`;
    transient leaves it `pending` for a retry with exponential backoff and jitter, until
    STEP_MAX_ATTEMPTS, after which it is dead-lettered (`dead`, with its error). A step that
