@@ -93,11 +93,43 @@ def fixed_cost(engine) -> list[float]:
     return seconds
 
 
-def curve_svg(points: list[tuple[int, float]], title: str) -> str:
-    """A line chart of per-date seconds against dates already loaded (plain SVG)."""
+def step_medians(conn, run_ids: list[str], edge: int) -> dict[str, dict[str, float]]:
+    """Median seconds of each step kind over the first and the last `edge` dates to end,
+    and the load's phases (`counts.phase_seconds` of the transform steps)."""
+    from sqlalchemy import text
+
+    rows = conn.execute(text("""
+        with r as (select run_id, row_number() over (order by finished_at) as n,
+                          count(*) over () as total
+                   from ops.run where run_id = any(cast(:ids as uuid[]))),
+        s as (select case when r.n <= :edge then 'first' else 'last' end as part,
+                     st.step, extract(epoch from st.finished_at - st.started_at) as seconds,
+                     st.counts -> 'phase_seconds' as phases
+              from ops.run_step st join r using (run_id)
+              where r.n <= :edge or r.n > r.total - :edge)
+        select part, step, percentile_cont(0.5) within group (order by seconds) from s
+        group by 1, 2
+        union all
+        select part, 'load: ' || p.key, percentile_cont(0.5) within group
+               (order by p.value::numeric)
+        from s, jsonb_each_text(s.phases) as p where s.step = 'transform' group by 1, 2
+        """), {"ids": run_ids, "edge": edge}).all()
+    out: dict[str, dict[str, float]] = {}
+    for part, step, seconds in rows:
+        out.setdefault(step, {})[part] = round(float(seconds), 3)
+    return out
+
+
+def rolling_median(values: list[float], window: int) -> list[float]:
+    """Each value's median with the `window - 1` values before it."""
+    return [statistics.median(values[max(0, i - window + 1):i + 1]) for i in range(len(values))]
+
+
+def curve_svg(per_date: list[float], title: str, window: int = EDGE) -> str:
+    """A line chart of per-date seconds against dates already loaded (plain SVG): each
+    date in light blue, the rolling median of `window` dates in dark blue."""
     width, height, pad = 720, 320, 48
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x_max, y_max = max(xs) or 1, (max(ys) or 1) * 1.1
+    x_max, y_max = max(len(per_date) - 1, 1), (max(per_date, default=0) or 1) * 1.1
 
     def x(v: float) -> float:
         return pad + (width - 2 * pad) * v / x_max
@@ -105,7 +137,11 @@ def curve_svg(points: list[tuple[int, float]], title: str) -> str:
     def y(v: float) -> float:
         return height - pad - (height - 2 * pad) * v / y_max
 
-    path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in points)
+    def polyline(values: list[float], colour: str, stroke: float) -> str:
+        path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+        return (f'<polyline fill="none" stroke="{colour}" stroke-width="{stroke}" '
+                f'points="{path}"/>')
+
     ticks = "".join(
         f'<text x="{pad - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:.1f}</text>'
         f'<line x1="{pad}" x2="{width - pad}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
@@ -113,8 +149,11 @@ def curve_svg(points: list[tuple[int, float]], title: str) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'font-family="sans-serif" font-size="11">'
             f'<rect width="100%" height="100%" fill="white"/>{ticks}'
-            f'<polyline fill="none" stroke="#1f77b4" stroke-width="1.2" points="{path}"/>'
+            f'{polyline(per_date, "#9ecae1", 0.8)}'
+            f'{polyline(rolling_median(per_date, window), "#08519c", 1.6)}'
             f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="13">{title}</text>'
+            f'<text x="{width - pad}" y="34" text-anchor="end" fill="#08519c">'
+            f'median of the last {window} dates</text>'
             f'<text x="{width / 2}" y="{height - 10}" text-anchor="middle">'
             f'dates already in the warehouse (0 to {x_max})</text>'
             f'<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" '
@@ -166,11 +205,16 @@ def main(argv: list[str] | None = None) -> None:
             " from ops.manifest m where m.run_id = r.run_id) "
             "from ops.run r where r.run_id = any(cast(:ids as uuid[])) order by r.finished_at"),
             {"ids": run_ids}).all()
+        steps = step_medians(conn, run_ids, EDGE)
     failed = [str(r[0]) for r in rows if r[1] not in ("succeeded", "succeeded_with_warnings")]
     per_date = [float(r[2]) for r in rows]
     lines = sum(int(r[3] or 0) for r in rows)
     edge = min(EDGE, len(per_date) // 2) or 1
     first, last = statistics.median(per_date[:edge]), statistics.median(per_date[-edge:])
+    # The first dates are cheaper than any later one for a reason that is not history:
+    # each date's late status changes restate the marts of up to three weeks before it,
+    # and the first dates have fewer weeks before them. Dates edge..2*edge have a full window.
+    settled = statistics.median(per_date[edge:2 * edge]) if len(per_date) >= 3 * edge else None
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "days": args.days, "lines_per_day": args.lines_per_day, "lines": lines,
@@ -182,6 +226,9 @@ def main(argv: list[str] | None = None) -> None:
         "lines_per_s": round(lines / wall),
         f"first_{edge}_median_s": round(first, 3), f"last_{edge}_median_s": round(last, 3),
         "last_over_first": round(last / first, 2),
+        f"dates_{edge}_to_{2 * edge}_median_s": settled and round(settled, 3),
+        "last_over_settled": settled and round(last / settled, 2),
+        "step_medians_s": steps,
         "failed_dates": failed,
         "per_date_s": [round(v, 3) for v in per_date],
     }
@@ -190,13 +237,13 @@ def main(argv: list[str] | None = None) -> None:
     bench_run.RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     CURVE.parent.mkdir(parents=True, exist_ok=True)
-    CURVE.write_text(curve_svg(list(enumerate(per_date)),
-                               f"Backfill of {args.days} dates of ~{args.lines_per_day:,} "
-                               f"lines ({stamp})"))
+    CURVE.write_text(curve_svg(per_date, f"Backfill of {args.days} dates of "
+                                         f"~{args.lines_per_day:,} lines ({stamp})"))
     print(f"{len(rows)} dates, {lines:,} lines in {wall:.0f}s: "
           f"{result['dates_per_minute']} dates/min, {result['lines_per_s']:,} lines/s; "
           f"per date: first {edge} median {first:.2f}s, last {edge} {last:.2f}s "
-          f"(x{result['last_over_first']}); fixed cost {result['fixed_cost_median_s']:.2f}s; "
+          f"(x{result['last_over_first']}; x{result['last_over_settled']} over dates "
+          f"{edge}-{2 * edge}); fixed cost {result['fixed_cost_median_s']:.2f}s; "
           f"failed dates: {len(failed)}")
     bench_run.stop_postgres(postgres)
     print(f"written {path.relative_to(ROOT)} and {CURVE.relative_to(ROOT)}")
