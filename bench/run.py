@@ -2,9 +2,11 @@
 
 Prints one table: per stage wall time and lines/s, the peak RSS of each process, and the
 ratios measured in the same run (load vs the COPY ceiling and vs row-by-row, ingestion vs
-download-only, peak RSS at the small volume vs the large one), and writes it as JSON under
-bench/results/. It runs on its own databases, ports, Redis database and data folder, so a
-running development stack is not touched. Definitions: docs/benchmarks.md.
+download-only, peak RSS at the small volume vs the large one), checks the marts of the
+date against the retailers' own databases with the end-to-end suite's truth queries, and
+writes it all as JSON under bench/results/. It runs on its own databases, ports, Redis
+database and data folder, so a running development stack is not touched. Definitions:
+docs/benchmarks.md.
 
     .venv/bin/python -m bench.run --lines 1000000 --small 100000
 """
@@ -186,9 +188,12 @@ def run_once(lines: int) -> dict:
             "select sum((manifest->'control_totals'->>'line_count')::bigint) from ops.manifest "
             "where run_id = :r"), {"r": run_id}).scalar_one()
     get_engine().dispose()
+    truth = truth_check()
+    print(f"  marts against the retailers' own databases: {truth}", flush=True)
     walls = {row.step: float(row.wall or 0) for row in stages}
     source = int(source or 0)
     return {"lines": int(source or 0), "loaded_lines": loaded, "status": status,
+            "marts_vs_sources": truth,
             "post_to_verdict_s": round(total, 2),
             "stages": {k: {"wall_s": round(v, 2),
                            "lines_per_s": round((source or 0) / v) if v else None}
@@ -199,6 +204,30 @@ def run_once(lines: int) -> dict:
             "cpu_seconds": {**cpu_seconds, "total": round(sum(cpu_seconds.values()), 1)},
             "cpu_seconds_per_million_lines": round(
                 sum(cpu_seconds.values()) / max(source, 1) * 1_000_000, 1)}
+
+
+def truth_check() -> str:
+    """The end-to-end suite's truth queries on the benchmark's date (tests/e2e/truth.py):
+    every mart they cover equals what the retailers' own databases say, to the cent.
+    Returns "equal", or the first difference."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    from tests.e2e.truth import assert_marts_match
+
+    def plain(url: str) -> str:
+        return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    s = SuiteView()
+    sources = {rid: plain(getattr(s, rid).database_url) for rid in REST_RETAILERS}
+    conn = psycopg2.connect(plain(s.database_url))
+    try:
+        assert_marts_match(conn, sources, DAY, DAY)
+        return "equal"
+    except AssertionError as exc:
+        return f"differs: {exc}"
+    finally:
+        conn.close()
 
 
 def stage_benchmark(module: str, *args: str) -> dict:
@@ -276,7 +305,8 @@ def report(result: dict, small: int, large: int) -> None:
     for lines in (small, large):
         run = result["runs"][str(lines)]
         rows.append(f"{lines:>10,} lines  status {run['status']}  POST /runs -> verdict "
-                    f"{run['post_to_verdict_s']:.1f}s")
+                    f"{run['post_to_verdict_s']:.1f}s; marts vs the retailers' databases: "
+                    f"{run.get('marts_vs_sources', '-')}")
         for stage in ("ingest", "transform", "quality"):
             st = run["stages"].get(stage, {})
             rate = f"{st['lines_per_s']:,}" if st.get("lines_per_s") else "-"
