@@ -1,8 +1,8 @@
 """`make demo`: the whole suite on one day, as a user meets it.
 
-Brings the stack up, seeds the day at the three REST retailers, drops retailer5's files for
-it into the S3 inbox (`retailers drop-files`), has retailer4 publish the day's events on NATS
-JetStream (the stream consumer applies them as they come), asks for a run with
+Brings the stack up, seeds the day at the three REST retailers, has retailer4 publish the
+day's events on NATS JetStream (the stream consumer applies them as they come), drops
+retailer5's files for it into the S3 inbox (`retailers drop-files`), asks for a run with
 `POST /runs` (exactly as a user or scheduler would), shows progress until the verdict, then
 prints what happened: per stage counts and times, the money at each source next to the
 warehouse's, the verdict and the URLs to open.
@@ -184,8 +184,10 @@ def run_demo(s: StackSettings, day: dt.date | None, *, orders_per_day: int | Non
     for svc, state in stack.up(s, echo=console.print):
         console.print(f"  {svc.name:<22} {state:<8} {svc.url or ''}")
     seed_day(s, day, orders_per_day, console)
-    drop_files(s, day, orders_per_day, console)
     publish_stream_day(s, day, console)
+    # The files last, right before the POST: the inbox's own run of retailer5 waits
+    # INBOX_RUN_DELAY_SECONDS, so this run takes them.
+    drop_files(s, day, orders_per_day, console)
     run_id = start_run(s, day)
     console.print(f"POST /runs {{'date': '{day}', 'retailers': {list(KNOWN_RETAILER_IDS)}}} "
                   f"-> run {run_id}")

@@ -94,6 +94,10 @@ class InboxSettings(BaseSettings):
     lookback_days: int = Field(7, ge=0, le=366)
     # A sales file waits this long for its .ctl sidecar before it is an error.
     control_wait_seconds: float = Field(300.0, ge=0)
+    # A claimed sales file starts a run of its own only this long after it was first seen:
+    # a run asked for its date meanwhile (POST /runs, the daily schedule) takes the file
+    # instead of finding the date already running for retailer5 alone.
+    run_delay_seconds: float = Field(10.0, ge=0)
     # Bytes per streamed read of a file (never the whole file in memory).
     read_chunk_bytes: int = Field(1024 * 1024, ge=4096)
     # Called with a JSON body when a file cannot be loaded (empty: no webhook). May hold a

@@ -331,3 +331,20 @@ def test_an_ingest_step_waits_for_a_scan_under_way_and_finds_its_file(engine, s3
         result, _ = ingest_and_load(engine, s3, env, scan_first=False)
         release.join()
     assert result.status == "succeeded", result.error
+
+
+def test_a_claimed_file_starts_its_own_run_only_after_the_delay(engine, s3, env):
+    """A run asked for the date right after the drop takes the file; the inbox's own run
+    waits INBOX_RUN_DELAY_SECONDS so that it does not race it."""
+    from services.ingestion.files.inbox import start_claimed_runs
+
+    drop_files(s3, env.s3_bucket, day_files(GEN, DAY))
+    scan(s3, env.s3_bucket, env.inbox, engine=engine, start_runs=False)
+    assert start_claimed_runs(engine, delay_seconds=3600) == []
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from ops.run")).scalar_one() == 0
+    [run_id] = start_claimed_runs(engine, delay_seconds=0)
+    with engine.connect() as conn:
+        run = conn.execute(text("select retailers, requested_by from ops.run "
+                                "where run_id = :r"), {"r": run_id}).one()
+    assert (list(run.retailers), run.requested_by) == (["retailer5"], "inbox")

@@ -160,7 +160,7 @@ def scan(s3, bucket: str, settings: InboxSettings, *, engine: Engine | None = No
             lock_conn.execute(text("select pg_advisory_unlock(hashtext(:n))"), {"n": SCAN_LOCK})
             lock_conn.commit()
     if start_runs:
-        report.runs = start_claimed_runs(engine)
+        report.runs = start_claimed_runs(engine, settings.run_delay_seconds)
     return report
 
 
@@ -231,8 +231,9 @@ def _scan(s3, bucket: str, settings: InboxSettings, engine: Engine, report: Scan
                      obj.key)
 
 
-def start_claimed_runs(engine: Engine) -> list[str]:
-    """Start a run per batch date that has a claimed sales file and no run yet."""
+def start_claimed_runs(engine: Engine, delay_seconds: float = 0.0) -> list[str]:
+    """Start a run per batch date that has a claimed sales file, first seen at least
+    `delay_seconds` ago (INBOX_RUN_DELAY_SECONDS), and no run yet."""
     from services.ingestion.runs import submit_runs
     from shared.api_errors import ActiveRunConflict
 
@@ -240,7 +241,8 @@ def start_claimed_runs(engine: Engine) -> list[str]:
         waiting = conn.execute(text(
             "select distinct retailer_id, batch_date from ops.inbox_file "
             "where status = 'claimed' and file_type = 'sales' and run_id is null "
-            "order by batch_date")).all()
+            "and seen_at <= now() - make_interval(secs => :delay) "
+            "order by batch_date"), {"delay": delay_seconds}).all()
     started = []
     for retailer_id, day in waiting:
         try:
