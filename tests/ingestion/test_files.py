@@ -348,3 +348,27 @@ def test_a_claimed_file_starts_its_own_run_only_after_the_delay(engine, s3, env)
         run = conn.execute(text("select retailers, requested_by from ops.run "
                                 "where run_id = :r"), {"r": run_id}).one()
     assert (list(run.retailers), run.requested_by) == (["retailer5"], "inbox")
+
+
+def test_the_same_file_again_after_the_lake_lost_its_copy_loads_again(engine, s3, env):
+    """The local stack's S3 server keeps nothing across restarts while PostgreSQL keeps
+    ops.inbox_file: a re-drop of loaded bytes whose history copy is gone is loaded again,
+    not a no-op that leaves the date's run with nothing to read."""
+    files = day_files(GEN, DAY)
+    drop_files(s3, env.s3_bucket, files)
+    first, _ = ingest_and_load(engine, s3, env)
+    assert first.status == "succeeded"
+    before = facts(engine)
+    history = s3.list_objects_v2(Bucket=env.s3_bucket, Prefix="history/").get("Contents", [])
+    assert history
+    for obj in history:
+        s3.delete_object(Bucket=env.s3_bucket, Key=obj["Key"])
+    drop_files(s3, env.s3_bucket, files)
+    again, _ = ingest_and_load(engine, s3, env)
+    assert again.status == "succeeded", again.error
+    with engine.connect() as conn:
+        statuses = conn.execute(text(
+            "select status, count(*) from ops.inbox_file where file_type = 'sales' "
+            "group by 1 order by 1")).all()
+    assert [tuple(s) for s in statuses] == [("loaded", 1), ("superseded", 1)]
+    assert facts(engine) == before

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from botocore.exceptions import ClientError
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
@@ -125,6 +126,32 @@ def claim(conn: Connection, *, name: FileName, key: str, etag: str, size: int,
     return "duplicate", int(file_id)
 
 
+def forget_lost_copy(conn: Connection, s3, bucket: str, retailer_id: str, sha256: str) -> bool:
+    """When the same bytes were loaded before but their copy in history is gone from the
+    lake (a lake restored or emptied: the local stack's S3 server keeps nothing across
+    restarts), the loaded row is superseded, so this upload is claimed and loaded instead
+    of being a no-op that leaves a run of its date with no file to read. True if so."""
+    row = conn.execute(text(
+        "select file_id, history_key from ops.inbox_file where retailer_id = :ret "
+        "and sha256 = :sha and status = 'loaded' and history_key is not null"),
+        {"ret": retailer_id, "sha": sha256}).first()
+    if row is None:
+        return False
+    try:
+        s3.head_object(Bucket=bucket, Key=row.history_key)
+        return False
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    conn.execute(text(
+        "update ops.inbox_file set status = 'superseded', updated_at = now(), "
+        "detail = coalesce(detail, '{}'::jsonb) || '{\"history_copy_lost\": true}'::jsonb "
+        "where file_id = :id"), {"id": row.file_id})
+    log.warning("inbox: %s was loaded before but its history copy is gone; loading it again",
+                row.history_key)
+    return True
+
+
 def move(s3, bucket: str, source: str, target: str) -> None:
     """Copy then delete (S3 has no rename); a missing source was moved already."""
     try:
@@ -208,6 +235,7 @@ def _scan(s3, bucket: str, settings: InboxSettings, engine: Engine, report: Scan
                 continue
         sha = hash_object(s3, bucket, obj.key, settings.read_chunk_bytes).sha256
         with transaction(engine) as conn:
+            forget_lost_copy(conn, s3, bucket, name.retailer_id, sha)
             status, file_id = claim(conn, name=name, key=obj.key, etag=obj.etag,
                                     size=obj.bytes, sha256=sha)
             if status == "duplicate":
