@@ -146,6 +146,9 @@ def curve_svg(per_date: list[float], title: str, window: int = EDGE) -> str:
         f'<text x="{pad - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:.1f}</text>'
         f'<line x1="{pad}" x2="{width - pad}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
         for v in (y_max * k / 4 for k in range(5)))
+    step = max(1, int(round(x_max / 4, -2)) or round(x_max / 4))
+    ticks += "".join(f'<text x="{x(v):.1f}" y="{height - pad + 14}" text-anchor="middle">{v}'
+                     f'</text>' for v in range(0, x_max + 1, step))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'font-family="sans-serif" font-size="11">'
             f'<rect width="100%" height="100%" fill="white"/>{ticks}'
@@ -155,7 +158,7 @@ def curve_svg(per_date: list[float], title: str, window: int = EDGE) -> str:
             f'<text x="{width - pad}" y="34" text-anchor="end" fill="#08519c">'
             f'median of the last {window} dates</text>'
             f'<text x="{width / 2}" y="{height - 10}" text-anchor="middle">'
-            f'dates already in the warehouse (0 to {x_max})</text>'
+            f'dates already in the warehouse</text>'
             f'<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" '
             f'text-anchor="middle">seconds per date (run start to verdict)</text></svg>\n')
 
