@@ -113,6 +113,14 @@ def marts(engine) -> dict[dt.date, tuple[int, int, int]]:
     return {r[0]: (r[1], r[2], int(r[3])) for r in rows if r[2]}
 
 
+def sales_file_statuses(engine) -> list[tuple[str, int]]:
+    """How many sales files ops.inbox_file holds in each status."""
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "select status, count(*) from ops.inbox_file where file_type = 'sales' "
+            "group by 1 order by 1")).all()]
+
+
 def inbox_keys(s3, bucket: str) -> set[str]:
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="inbox/").get("Contents", [])
     return {o["Key"] for o in listed}
@@ -248,11 +256,7 @@ def test_the_same_file_twice_loads_once(engine, s3, env):
     assert sorted(report.duplicates) == sorted(
         f"inbox/retailer5/{f.name}" for f in files if f.name.endswith(".csv"))
     assert report.claimed == []
-    with engine.connect() as conn:
-        statuses = conn.execute(text(
-            "select status, count(*) from ops.inbox_file where file_type = 'sales' "
-            "group by 1 order by 1")).all()
-    assert [tuple(s) for s in statuses] == [("duplicate", 1), ("loaded", 1)]
+    assert sales_file_statuses(engine) == [("duplicate", 1), ("loaded", 1)]
     assert facts(engine) == before
     assert inbox_keys(s3, env.s3_bucket) == set()
 
@@ -366,9 +370,5 @@ def test_the_same_file_again_after_the_lake_lost_its_copy_loads_again(engine, s3
     drop_files(s3, env.s3_bucket, files)
     again, _ = ingest_and_load(engine, s3, env)
     assert again.status == "succeeded", again.error
-    with engine.connect() as conn:
-        statuses = conn.execute(text(
-            "select status, count(*) from ops.inbox_file where file_type = 'sales' "
-            "group by 1 order by 1")).all()
-    assert [tuple(s) for s in statuses] == [("loaded", 1), ("superseded", 1)]
+    assert sales_file_statuses(engine) == [("loaded", 1), ("superseded", 1)]
     assert facts(engine) == before
