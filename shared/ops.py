@@ -128,13 +128,8 @@ def send_steps(steps: Iterable[StepRef], celery_app=None) -> None:
         celery_app.send_task(stages.stage_of(s.step, s.retailer_id).task, kwargs=s.task_kwargs())
 
 
-# Ingestion's task that starts a backfill's waiting dates in its free slots (its own
-# settings decide how many); sent by whoever ends a run of a backfill.
-ADVANCE_BACKFILLS = "ingestion.advance_backfills"
-
-
 def send_task(task: str, celery_app=None) -> None:
-    """Send a task without arguments by name (ADVANCE_BACKFILLS)."""
+    """Send a task without arguments by name (`stages.ADVANCE_BACKFILLS`)."""
     if celery_app is None:
         from shared.celery_app import celery_app
     celery_app.send_task(task)
@@ -304,8 +299,8 @@ def finish_run(conn: Connection, run_id: str, status: str, error: str | None = N
     """Set a run's final status (quality's verdict, or failed by the sweeper).
 
     Returns True when the run belongs to a backfill: a slot is free, and the caller should
-    send `ADVANCE_BACKFILLS` after committing so the next date starts now rather than at
-    the next beat.
+    send `stages.ADVANCE_BACKFILLS` after committing, so the next date starts now rather
+    than at the next beat.
     """
     if status not in FINAL_RUN_STATUSES:
         raise ValueError(f"{status!r} is not a final run status")

@@ -55,6 +55,10 @@ STAGES: tuple[Stage, ...] = (
     Stage("quality", "quality.run_checks", then=VERDICT, run_wide=True),
 )
 
+# Ingestion's task that starts a backfill's waiting dates in its free slots (its own
+# settings decide how many): sent after the verdict of a backfill's run, and by beat.
+ADVANCE_BACKFILLS = "ingestion.advance_backfills"
+
 # Where each kind of run starts: a replay re-transforms stored silver, it ingests nothing.
 FIRST_STEP = {"ingest": "ingest", "replay": "transform"}
 

@@ -152,7 +152,7 @@ class StepContext:
     lease: Lease
     counts: dict[str, Any] | None = None
     handed_over: list[ops.StepRef] = field(default_factory=list)
-    # Messages that are not steps (ops.ADVANCE_BACKFILLS), sent after the work committed.
+    # Messages that are not steps (stages.ADVANCE_BACKFILLS), sent after the work committed.
     send_after: list[str] = field(default_factory=list)
 
     def progress(self, progress: dict[str, Any], *, force: bool = False) -> None:

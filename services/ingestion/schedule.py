@@ -11,6 +11,7 @@ from celery.schedules import crontab
 from services.ingestion.settings import IngestionBeatSettings
 from shared.celery_app import celery_app
 from shared.settings import load_settings_or_exit
+from shared.stages import ADVANCE_BACKFILLS
 
 __all__ = ["beat_schedule", "celery_app"]
 
@@ -23,8 +24,8 @@ def beat_schedule() -> dict[str, dict]:
             "schedule": crontab(hour=s.schedule_hour_utc, minute=s.schedule_minute),
         },
         "sweep": {"task": "ingestion.sweep", "schedule": float(s.sweeper_interval_seconds)},
-        # Backfills start their next dates as slots free up.
-        "advance-backfills": {"task": "ingestion.advance_backfills", "schedule": 10.0},
+        # A backfill's verdicts start its next dates; this catches runs that ended otherwise.
+        "advance-backfills": {"task": ADVANCE_BACKFILLS, "schedule": 10.0},
         # bi_reader may lift its own statement_timeout; this is what holds the limit.
         "guard-bi-reader": {"task": "ingestion.guard_bi_reader",
                             "schedule": float(s.bi_guard_interval_seconds)},

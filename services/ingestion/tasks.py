@@ -14,6 +14,7 @@ from services.ingestion.step import PERMANENT_ERRORS, ingest
 from services.ingestion.stream.close import close_day
 from shared.celery_app import celery_app
 from shared.settings import load_settings_or_exit
+from shared.stages import ADVANCE_BACKFILLS
 from shared.steps import step_task
 
 __all__ = ["advance_backfills", "celery_app", "close_stream_day", "guard_bi_reader",
@@ -45,9 +46,10 @@ def scan_inbox() -> int:
 close_stream_day = step_task(celery_app, "ingestion.close_stream_day")(close_day)
 
 
-@celery_app.task(name="ingestion.advance_backfills", acks_late=True)
+@celery_app.task(name=ADVANCE_BACKFILLS, acks_late=True)
 def advance_backfills() -> int:
-    """Start the next waiting dates of each backfill while it has free slots (run by beat)."""
+    """Start the next waiting dates of each backfill while it has free slots (sent by
+    quality after a backfill run's verdict, and by beat as the safety net)."""
     return len(runs.advance_backfills())
 
 

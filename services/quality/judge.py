@@ -26,7 +26,8 @@ from services.quality.store import store_results, sync_definitions
 from services.quality.verdict import Verdict, stored_verdict, tally
 from shared.db import get_engine, transaction
 from shared.logging import bind
-from shared.ops import ACTIVE_RUN_STATUSES, ADVANCE_BACKFILLS, RUN_WIDE, StepRef, finish_run
+from shared.ops import ACTIVE_RUN_STATUSES, RUN_WIDE, StepRef, finish_run
+from shared.stages import ADVANCE_BACKFILLS
 from shared.steps import StepContext, run_step
 
 log = logging.getLogger(__name__)
