@@ -14,7 +14,7 @@ import orjson
 from flask import request
 
 from retailers.core.errors import bad_request
-from retailers.generator.calendar import MAX_CHANGE_LAG_DAYS, ORDER_BLOCK, SIM_START
+from retailers.generator.calendar import LINE_SLOTS, MAX_CHANGE_LAG_DAYS, ORDER_BLOCK, SIM_START
 
 # The days a request may name. A day's bounds are computed with a day of margin on both
 # sides (local time zones, the next day's start), so the calendar's first and last days
@@ -57,12 +57,16 @@ class Day:
         without them every day query visits every partition, and a day's pages cost grows
         with the years seeded. `orders_from`..`orders_to`: orders created on the day (a
         day of margin each side); `changes_from`..`orders_to`: orders whose lifecycle can
-        change on it (MAX_CHANGE_LAG_DAYS back).
+        change on it (MAX_CHANGE_LAG_DAYS back). `lines_from`, `lines_to` and
+        `line_changes_from` are the same windows as line keys (LINE_SLOTS per order).
         """
         index = (self.date - SIM_START).days
-        return {"orders_from": max(0, (index - 1) * ORDER_BLOCK),
-                "orders_to": max(0, (index + 2) * ORDER_BLOCK),
-                "changes_from": max(0, (index - 1 - MAX_CHANGE_LAG_DAYS) * ORDER_BLOCK)}
+        window = {"orders_from": max(0, (index - 1) * ORDER_BLOCK),
+                  "orders_to": max(0, (index + 2) * ORDER_BLOCK),
+                  "changes_from": max(0, (index - 1 - MAX_CHANGE_LAG_DAYS) * ORDER_BLOCK)}
+        return {**window, "lines_from": window["orders_from"] * LINE_SLOTS,
+                "lines_to": window["orders_to"] * LINE_SLOTS,
+                "line_changes_from": window["changes_from"] * LINE_SLOTS}
 
 
 def day_param(name: str = "date") -> Day:

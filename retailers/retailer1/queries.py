@@ -2,8 +2,8 @@
 (`2024-01-15 13:45:12`), dollars as float8 (JSON numbers), integer ids.
 
 Every read of the partitioned order tables is bounded by the day's order-number window
-(`Day.order_window`; line row ids are 16 per order number), so it reads the partitions of
-a few days, not of every day seeded."""
+(`Day.order_window`; its `lines_*` for line row ids), so it reads the partitions of a few
+days, not of every day seeded."""
 
 TS = "'YYYY-MM-DD HH24:MI:SS'"
 
@@ -20,7 +20,7 @@ LINE_KEYS = f"""
 with day_orders as ({DAY_ORDERS})
 select l.row_id
 from day_orders d join sales_order_line l on l.order_id = d.order_id
-where l.row_id >= %(changes_from)s::bigint * 16 and l.row_id < %(orders_to)s::bigint * 16
+where l.row_id >= %(line_changes_from)s and l.row_id < %(lines_to)s
 order by l.order_id, l.line_no, l.row_id
 """
 
@@ -30,7 +30,7 @@ with page as (
     select k.row_id, k.n from unnest(%(ids)s::bigint[]) with ordinality as k(row_id, n)
 ), lines as (
     select p.n, l.* from page p join sales_order_line l on l.row_id = p.row_id
-    where l.row_id >= %(changes_from)s::bigint * 16 and l.row_id < %(orders_to)s::bigint * 16
+    where l.row_id >= %(line_changes_from)s and l.row_id < %(lines_to)s
 ), lifecycle as (
     -- per order of the page: its changes known by the end of the day (a primary-key range)
     select o.order_id, s.*
@@ -120,7 +120,7 @@ from (
     from sales_order o join sales_order_line l on l.order_id = o.order_id
     where o.order_ts >= %(start_naive)s and o.order_ts < %(end_naive)s
       and o.order_id >= %(orders_from)s and o.order_id < %(orders_to)s
-      and l.row_id >= %(orders_from)s::bigint * 16 and l.row_id < %(orders_to)s::bigint * 16
+      and l.row_id >= %(lines_from)s and l.row_id < %(lines_to)s
     order by l.order_id, l.line_no, l.row_id
 ) line
 """

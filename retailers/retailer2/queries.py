@@ -4,7 +4,7 @@ New York local time with their offset: the API's connections run with
 Days are UTC days: every day filter converts explicitly.
 
 Every read of the partitioned purchase tables is bounded by the day's order-number window
-(`Day.order_window`, as purchase ids; item ids are 16 per order number), so it reads the
+(`Day.order_window`, as purchase ids; its `lines_*` for item ids), so it reads the
 partitions of a few days, not of every day seeded."""
 
 TS = """'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'"""
@@ -15,7 +15,7 @@ CREATED = (f"{{col}} >= {PURCHASE_ID.format(n='%(orders_from)s')} "
            f"and {{col}} < {PURCHASE_ID.format(n='%(orders_to)s')}")
 CHANGED = (f"{{col}} >= {PURCHASE_ID.format(n='%(changes_from)s')} "
            f"and {{col}} < {PURCHASE_ID.format(n='%(orders_to)s')}")
-ITEMS = "{col} >= %(changes_from)s::bigint * 16 and {col} < %(orders_to)s::bigint * 16"
+ITEMS = "{col} >= %(line_changes_from)s and {col} < %(lines_to)s"
 
 # Purchases of the day after the cursor: placed on it, or with a status change recorded on
 # it. Both halves walk an index in id order and stop after n, so a page costs O(n).
@@ -125,7 +125,7 @@ from (
     select distinct on (i.purchase_id, i.line) i.total_cents
     from purchase p join purchase_item i on i.purchase_id = p.id
     where {UTC_DAY.format(col="p.placed_at")} = %(day)s and {CREATED.format(col="p.id")}
-      and i.item_id >= %(orders_from)s::bigint * 16 and i.item_id < %(orders_to)s::bigint * 16
+      and i.item_id >= %(lines_from)s and i.item_id < %(lines_to)s
     order by i.purchase_id, i.line, i.item_id
 ) item
 """

@@ -2,8 +2,8 @@
 RFC 3339 UTC timestamps with milliseconds, UUIDs and numeric strings as public ids.
 
 Every read of the partitioned sales tables is bounded by the day's order-number window
-(`Day.order_window`; item ids are 16 and event ids 8 per order number), so it reads the
-partitions of a few days, not of every day seeded."""
+(`Day.order_window`; its `lines_*` for item ids; event ids are 8 per order number), so it
+reads the partitions of a few days, not of every day seeded."""
 
 TS = """'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"""
 
@@ -40,7 +40,7 @@ select i.id
 from sales_header h join sales_item i on i.header_id = h.id
 where h.created_at >= %(start)s and h.created_at < %(end)s
   and h.id >= %(orders_from)s and h.id < %(orders_to)s
-  and i.id >= %(orders_from)s::bigint * 16 and i.id < %(orders_to)s::bigint * 16
+  and i.id >= %(lines_from)s and i.id < %(lines_to)s
 order by i.header_id, i.position, i.id
 """
 
@@ -51,7 +51,7 @@ select h.order_number::text as "orderNumber", i.position::text as position,
        i.line_total::text as "lineTotal"
 from unnest(%(ids)s::bigint[]) with ordinality as k(id, n)
 join sales_item i on i.id = k.id
-     and i.id >= %(orders_from)s::bigint * 16 and i.id < %(orders_to)s::bigint * 16
+     and i.id >= %(lines_from)s and i.id < %(lines_to)s
 join sales_header h on h.id = i.header_id
      and h.id >= %(orders_from)s and h.id < %(orders_to)s
 order by k.n
@@ -129,7 +129,7 @@ from (
     from sales_header h join sales_item i on i.header_id = h.id
     where h.created_at >= %(start)s and h.created_at < %(end)s
       and h.id >= %(orders_from)s and h.id < %(orders_to)s
-      and i.id >= %(orders_from)s::bigint * 16 and i.id < %(orders_to)s::bigint * 16
+      and i.id >= %(lines_from)s and i.id < %(lines_to)s
     order by i.header_id, i.position, i.id
 ) item
 """
