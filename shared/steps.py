@@ -93,6 +93,9 @@ class Lease:
         self._progress: dict[str, Any] | None = None
         self._written: dict[str, Any] | None = None
         self._stop = threading.Event()
+        # Set by the work's `finish`: a beat that waited on the row lock of the finishing
+        # transaction finds the step succeeded, which is not a lost lease.
+        self.finishing = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"lease-{ref.step}-{ref.retailer_id}")
@@ -128,7 +131,7 @@ class Lease:
                             self.ref.retailer_id, exc_info=True)
                 return False
             self._written = progress
-            if not held:
+            if not held and not self.finishing:
                 log.warning("the %s step of %s is no longer held by this task",
                             self.ref.step, self.ref.retailer_id)
             return held
@@ -162,6 +165,7 @@ class StepContext:
     def finish(self, conn: Connection, counts: dict[str, Any]) -> None:
         """Record success with `counts` and queue what runs next, in `conn`'s transaction:
         call it in the transaction that writes the step's effect, so both commit together."""
+        self.lease.finishing = True
         ops.complete_step(conn, self.ref, counts)
         self.handed_over = ops.hand_over(conn, self.ref, "succeeded")
         self.counts = counts

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -35,6 +36,22 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
         return httpx.get(url, timeout=timeout).status_code < 500
     except httpx.HTTPError:
         return False
+
+
+def celery_worker_answers(app: Any, node: str, timeout: float = 0.5) -> bool:
+    """Whether the Celery worker `node` (`name@host`) answers a remote-control ping.
+
+    A worker's process is alive seconds before it consumes (imports, pool start), so a
+    message sent meanwhile waits for it; its ping reply says it consumes."""
+    try:
+        return bool(app.control.ping(destination=[node], timeout=timeout))
+    except Exception:  # noqa: BLE001 - the broker not answering yet is "not ready"
+        return False
+
+
+def celery_node(name: str) -> str:
+    """The node name `celery worker -n {name}@%h` takes on this machine."""
+    return f"{name}@{socket.gethostname()}"
 
 
 def free_port() -> int:

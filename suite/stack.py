@@ -12,15 +12,24 @@ PROCESS_SETTINGS`), not the operator's whole environment or `.env`.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from suite import servers
-from suite.processes import DATA_DIR, ManagedProcess, port_open, stop_group
+from suite.processes import (
+    DATA_DIR,
+    ManagedProcess,
+    celery_node,
+    celery_worker_answers,
+    port_open,
+    stop_group,
+)
 from suite.s3server import s3_server
 from suite.settings import PROCESS_SETTINGS, StackSettings, all_setting_names, process_env
 
@@ -38,6 +47,9 @@ class Service:
     health_path: str | None = None
     url: str | None = None  # what a person opens
     env: tuple[tuple[str, str], ...] = ()  # for values kept off the command line
+    # A Celery worker's node name and broker: healthy once it answers a ping (it consumes).
+    celery_node: str | None = None
+    broker_url: str | None = None
 
     def process(self) -> ManagedProcess:
         health_url = f"http://127.0.0.1:{self.port}{self.health_path}" if self.health_path else None
@@ -45,8 +57,20 @@ class Service:
         # A process of ours gets its own variables only; the S3 server gets none of them.
         env = process_env(settings) if settings is not None else process_env_without_settings()
         env = {**env, **dict(self.env)}
+        health = None
+        if self.celery_node and self.broker_url:
+            node, broker = self.celery_node, self.broker_url
+            health = lambda: celery_worker_answers(_control_app(broker), node)  # noqa: E731
         return ManagedProcess(self.name, self.cmd, env=env, inherit_env=False, port=self.port,
-                              health_url=health_url, log_dir=LOG_DIR)
+                              health_url=health_url, health=health, log_dir=LOG_DIR)
+
+
+@functools.cache
+def _control_app(broker_url: str) -> Any:
+    """A bare Celery app on the suite's broker, only to ping the workers."""
+    from celery import Celery
+
+    return Celery("stack", broker=broker_url)
 
 
 def process_env_without_settings() -> dict[str, str]:
@@ -58,10 +82,13 @@ def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1].split("/")[0])
 
 
-def _celery_worker(service: str, concurrency: int) -> tuple[str, ...]:
-    return ("celery", "-A", f"services.{service}.tasks:celery_app", "worker", "-Q", service,
-            "-c", str(concurrency), "-n", f"{service}@%h", "--without-gossip",
-            "--without-mingle", "-l", "INFO")
+def _celery_worker(service: str, concurrency: int, broker_url: str) -> Service:
+    return Service(
+        f"{service}-worker", f"services.{service}.tasks",
+        ("celery", "-A", f"services.{service}.tasks:celery_app", "worker", "-Q", service,
+         "-c", str(concurrency), "-n", f"{service}@%h", "--without-gossip",
+         "--without-mingle", "-l", "INFO"),
+        celery_node=celery_node(service), broker_url=broker_url)
 
 
 def services(s: StackSettings) -> list[Service]:
@@ -101,13 +128,11 @@ def services(s: StackSettings) -> list[Service]:
              "--port", str(port), "--no-access-log"),
             port=port, health_path="/livez", url=f"http://127.0.0.1:{port}{page}"))
     out += [
-        Service("ingestion-worker", "services.ingestion.tasks",
-                _celery_worker("ingestion", s.ingestion_worker.ingestion.worker_concurrency)),
-        Service("transformation-worker", "services.transformation.tasks",
-                _celery_worker("transformation",
-                               s.transformation.transformation.worker_concurrency)),
-        Service("quality-worker", "services.quality.tasks",
-                _celery_worker("quality", s.quality.quality.worker_concurrency)),
+        _celery_worker("ingestion", s.ingestion_worker.ingestion.worker_concurrency,
+                       s.redis_url),
+        _celery_worker("transformation", s.transformation.transformation.worker_concurrency,
+                       s.redis_url),
+        _celery_worker("quality", s.quality.quality.worker_concurrency, s.redis_url),
         # retailer4's events: NATS JetStream -> lake -> (transformation) -> warehouse.
         Service("stream-consumer", "services.ingestion.stream.consumer",
                 (sys.executable, "-m", "services.ingestion.stream.consumer")),

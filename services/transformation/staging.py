@@ -251,8 +251,10 @@ def drop_duplicates(ctx: LoadContext, entity: str) -> tuple[int, int]:
         "  row_number() over w as rn, s is not distinct from first_value(s) over w as same "
         "  from {t} s where ({s_keys}) in (select {keys} from dup) "
         "  window w as (partition by {s_keys} order by {keep})), "
-        "gone as (delete from {t} s using ranked r where s.ctid = r.row_id and r.rn > 1 "
-        "  returning r.same) "
+        "gone as (delete from {t} s using ranked r "
+        # by ctid: a TID scan of the dropped rows, not a hash of every staged row's ctid
+        "  where s.ctid = any(array(select row_id from ranked where rn > 1)) "
+        "  and s.ctid = r.row_id returning r.same) "
         "select count(*), count(*) filter (where same) from gone"
     ).format(keys=keys, t=table, keep=sql.SQL(KEEP_ORDER[entity]), s_keys=s_keys))
     if dropped:

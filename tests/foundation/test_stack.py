@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from celery import Celery
 
 from shared.settings import RETAILER_IDS
-from suite.processes import ROOT, VENV_BIN, port_open
+from suite.processes import ROOT, VENV_BIN, celery_node, celery_worker_answers, port_open
 from tests.fixtures.core import NS
 from tests.fixtures.retailers import SEED_OVERRIDES
 
@@ -73,6 +74,10 @@ def test_up_then_down_leaves_nothing_running(tmp_path, warehouse_db):
     up = _retail("up", env=env)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
+        # `up` returns once every Celery worker consumes: each answers a ping at once.
+        control = Celery("test-stack", broker=env["REDIS_URL"])
+        assert [w for w in ("ingestion", "transformation", "quality")
+                if not celery_worker_answers(control, celery_node(w), timeout=0.5)] == []
         pids = {p.stem: int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")}
         expected = {"s3", "retailer1", "retailer2", "retailer3", "ingestion-api",
                     "transformation-api", "quality-api", "ingestion-worker",

@@ -121,3 +121,37 @@ def test_the_settings_refuse_a_lease_that_two_heartbeats_would_outlive(monkeypat
         StepSettings()
     monkeypatch.setenv("STEP_LEASE_SECONDS", "7")
     assert StepSettings().step_lease_seconds == 7
+
+
+def test_a_beat_after_the_step_finished_is_no_lost_lease_but_a_taken_step_is(
+        clean_warehouse, settings, caplog):
+    """A beat that waited on the finishing transaction's row lock finds the step succeeded:
+    that is the work's own end, not a lease lost to another task, and says nothing."""
+    engine = clean_warehouse
+    with engine.begin() as conn:
+        run_id = ops.create_run(conn, DAY, ["retailer1", "retailer2"])
+    beats: list[bool] = []
+
+    def finish_then_beat(step: StepContext) -> None:
+        with transaction(step.engine) as conn:
+            step.finish(conn, {"done": 1})
+        beats.append(step.lease.beat())   # the beat that ran into the commit
+
+    def taken_then_beat(step: StepContext) -> None:
+        with engine.begin() as conn:     # another delivery took the step over
+            conn.execute(text("update ops.run_step set task_id = 'other' where run_id = :r "
+                              "and step = 'transform' and retailer_id = 'retailer2'"),
+                         {"r": run_id})
+        beats.append(step.lease.beat())
+        with transaction(step.engine) as conn:
+            step.finish(conn, {"done": 1})
+
+    caplog.set_level("WARNING", logger="shared.steps")
+    run_step(ops.StepRef(run_id, "transform", "retailer1", DAY), finish_then_beat,
+             task_id="t-1", settings=settings, engine=engine, send=False)
+    assert beats == [False]
+    assert "no longer held" not in caplog.text
+    run_step(ops.StepRef(run_id, "transform", "retailer2", DAY), taken_then_beat,
+             task_id="t-2", settings=settings, engine=engine, send=False)
+    assert beats == [False, False]
+    assert "the transform step of retailer2 is no longer held by this task" in caplog.text
