@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -38,15 +39,24 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def celery_worker_answers(app: Any, node: str, timeout: float = 0.5) -> bool:
-    """Whether the Celery worker `node` (`name@host`) answers a remote-control ping.
+def celery_worker_answers(broker_url: str, node: str, timeout: float = 0.5) -> bool:
+    """Whether the Celery worker `node` (`name@host`) on `broker_url` answers a
+    remote-control ping.
 
     A worker's process is alive seconds before it consumes (imports, pool start), so a
     message sent meanwhile waits for it; its ping reply says it consumes."""
     try:
-        return bool(app.control.ping(destination=[node], timeout=timeout))
+        return bool(_control_app(broker_url).control.ping(destination=[node], timeout=timeout))
     except Exception:  # noqa: BLE001 - the broker not answering yet is "not ready"
         return False
+
+
+@functools.cache
+def _control_app(broker_url: str) -> Any:
+    """A bare Celery app on a broker, only to ping workers."""
+    from celery import Celery
+
+    return Celery("control", broker=broker_url)
 
 
 def celery_node(name: str) -> str:

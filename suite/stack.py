@@ -12,14 +12,12 @@ PROCESS_SETTINGS`), not the operator's whole environment or `.env`.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from suite import servers
 from suite.processes import (
@@ -60,17 +58,9 @@ class Service:
         health = None
         if self.celery_node and self.broker_url:
             node, broker = self.celery_node, self.broker_url
-            health = lambda: celery_worker_answers(_control_app(broker), node)  # noqa: E731
+            health = lambda: celery_worker_answers(broker, node)  # noqa: E731
         return ManagedProcess(self.name, self.cmd, env=env, inherit_env=False, port=self.port,
                               health_url=health_url, health=health, log_dir=LOG_DIR)
-
-
-@functools.cache
-def _control_app(broker_url: str) -> Any:
-    """A bare Celery app on the suite's broker, only to ping the workers."""
-    from celery import Celery
-
-    return Celery("stack", broker=broker_url)
 
 
 def process_env_without_settings() -> dict[str, str]:
