@@ -1,11 +1,12 @@
 """Writing a partition's objects to S3 as they are produced, page by page.
 
-Each object is gzipped JSON lines. Compressed bytes are spooled to a temporary file and go
-to S3 in multipart chunks of `upload_chunk_bytes` while the object grows (a small object is
-one PUT at the end), uploaded from the file, so memory stays flat whatever the size of the
-day. An object that reaches `part_max_bytes` is finished and continues in the next part
-(`part-00001`, ...). Byte counts and sha256 checksums are of the stored (compressed) bytes,
-for the manifest.
+Each object is gzipped JSON lines, compressed with ISA-L (`isal`: plain gzip, about five
+times zlib's speed at its level 1, and as small). Compressed bytes are spooled to a
+temporary file and go to S3 in multipart chunks of `upload_chunk_bytes` while the object
+grows (a small object is one PUT at the end), uploaded from the file, so memory stays flat
+whatever the size of the day. An object that reaches `part_max_bytes` is finished and
+continues in the next part (`part-00001`, ...). Byte counts and sha256 checksums are of the
+stored (compressed) bytes, for the manifest.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import logging
 import queue
 import tempfile
 import threading
-import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from isal import isal_zlib
 
 from services.ingestion.normalize import Batch
 from services.ingestion.settings import IngestionSettings
@@ -31,7 +32,7 @@ from shared.s3 import object_prefix, part_key
 
 log = logging.getLogger(__name__)
 
-GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
+GZIP_WBITS = 16 + isal_zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
 _dump_line = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
@@ -146,7 +147,7 @@ class JsonLinesWriter:
     def _open_part(self) -> None:
         self._part += 1
         self._stream = S3Stream(self.s3, self.bucket, self._key_of_part(self._part), self._chunk)
-        self._zip = zlib.compressobj(self._level, zlib.DEFLATED, GZIP_WBITS)
+        self._zip = isal_zlib.compressobj(self._level, isal_zlib.DEFLATED, GZIP_WBITS)
         self._sha = hashlib.sha256()
         self._bytes = 0
         self._records = 0
@@ -161,7 +162,7 @@ class JsonLinesWriter:
         """Append `count` records already serialized as JSON lines."""
         # A sync flush per batch (a page) costs a few bytes and makes the byte count exact,
         # so a part ends close to part_max_bytes instead of zlib's buffering deciding.
-        self._emit(self._zip.compress(lines) + self._zip.flush(zlib.Z_SYNC_FLUSH))
+        self._emit(self._zip.compress(lines) + self._zip.flush(isal_zlib.Z_SYNC_FLUSH))
         self._records += count
         if self._bytes >= self._part_max:
             self._finish_part()
@@ -194,7 +195,7 @@ SINK_DEPTH = 6
 class _Sink:
     """One thread that runs a partition's writes (compress, hash, spool, upload) in order.
 
-    zlib, sha256, file writes and S3 uploads release the GIL, so they run on the second core
+    ISA-L, sha256, file writes and S3 uploads release the GIL, so they run on the second core
     while the caller serializes and normalizes the next page. The queue's bound keeps
     memory flat. The first error stops the sink (later tasks are dropped) and is raised in
     the caller at its next `submit` or at `join`.

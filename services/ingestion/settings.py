@@ -73,7 +73,8 @@ class IngestionSettings(IngestionRunOptions):
     retry_base_delay_seconds: float = 0.2
     retry_max_delay_seconds: float = 10.0
     token_refresh_margin_seconds: float = 30.0
-    gzip_level: int = Field(1, ge=0, le=9)
+    # ISA-L's levels, 0-3 (the objects are plain gzip, which any reader inflates).
+    gzip_level: int = Field(1, ge=0, le=3)
     part_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     # S3 multipart chunk: an object is uploaded in chunks of this size while it is written
     # (S3's minimum part size is 5 MiB), so a writer never holds more than one chunk.

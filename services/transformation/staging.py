@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import operator
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from isal import isal_zlib
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
@@ -101,7 +101,8 @@ def inflate_chunks(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
     The output is bounded, not the input: JSON lines compress about tenfold, so a whole
     inflated read chunk (and the lines split from it) would cost ten times its size.
     """
-    inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    # ISA-L inflates about twice as fast as zlib, with the same API.
+    inflate = isal_zlib.decompressobj(isal_zlib.MAX_WBITS | 16)
     for chunk in chunks:
         pending = chunk
         while pending:
@@ -109,7 +110,7 @@ def inflate_chunks(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
             pending = inflate.unconsumed_tail
             if inflate.eof:  # the next gzip member starts in unused_data
                 pending = inflate.unused_data + pending
-                inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                inflate = isal_zlib.decompressobj(isal_zlib.MAX_WBITS | 16)
             if data:
                 yield data
     rest = inflate.flush()
