@@ -231,10 +231,16 @@ def test_prometheus_reads_the_runs_figures_equal_to_the_ops_tables(observed, eng
     assert observed.values("up", "job") == {("retail-ingestion",): 1.0,
                                             ("retail-transformation",): 1.0,
                                             ("retail-quality",): 1.0, ("flower",): 1.0}
-    # Flower saw the run's tasks succeed (the workers send task events): one per step.
-    succeeded = observed.values('sum by (task) (flower_events_total{type="task-succeeded"})',
-                                "task")
-    assert succeeded[("quality.run_checks",)] == 1.0
+    # Flower saw the run's tasks succeed (the workers send task events): one per step. The
+    # quality task's event leaves after its verdict commits, so Flower's scrape may show it
+    # a scrape later than the quality API's.
+    def flower_succeeded() -> dict[tuple[str, ...], float]:
+        return observed.values('sum by (task) (flower_events_total{type="task-succeeded"})',
+                               "task")
+
+    succeeded = wait_until(
+        lambda: (seen := flower_succeeded()).get(("quality.run_checks",)) == 1.0 and seen,
+        30, "Flower's scrape of the quality task's success")
     assert sum(succeeded.values()) == sum(1 for s in expected["steps"]
                                           if s.status == "succeeded")
 
