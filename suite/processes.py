@@ -64,6 +64,20 @@ def celery_node(name: str) -> str:
     return f"{name}@{socket.gethostname()}"
 
 
+def celery_worker_command(app: str, queues: Sequence[str], name: str,
+                          concurrency: int) -> tuple[str, ...]:
+    """`celery worker` for `app` (a tasks module) on `queues`, as node `{name}@<host>`."""
+    return ("celery", "-A", f"{app}:celery_app", "worker", "-Q", ",".join(queues),
+            "-c", str(concurrency), "-n", f"{name}@%h", "--without-gossip",
+            "--without-mingle", "-l", "INFO")
+
+
+def celery_worker_ready(broker_url: str, name: str) -> Callable[[], bool]:
+    """The health check of a worker started by `celery_worker_command(..., name, ...)`:
+    it answers a ping on its broker."""
+    return lambda: celery_worker_answers(broker_url, celery_node(name))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,6 +16,7 @@ import importlib.util
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,8 @@ from suite import servers
 from suite.processes import (
     DATA_DIR,
     ManagedProcess,
-    celery_node,
-    celery_worker_answers,
+    celery_worker_command,
+    celery_worker_ready,
     port_open,
     stop_group,
 )
@@ -45,9 +46,8 @@ class Service:
     health_path: str | None = None
     url: str | None = None  # what a person opens
     env: tuple[tuple[str, str], ...] = ()  # for values kept off the command line
-    # A Celery worker's node name and broker: healthy once it answers a ping (it consumes).
-    celery_node: str | None = None
-    broker_url: str | None = None
+    # Healthy when this says so (a Celery worker: once it answers a ping, it consumes).
+    health: Callable[[], bool] | None = None
 
     def process(self) -> ManagedProcess:
         health_url = f"http://127.0.0.1:{self.port}{self.health_path}" if self.health_path else None
@@ -55,12 +55,8 @@ class Service:
         # A process of ours gets its own variables only; the S3 server gets none of them.
         env = process_env(settings) if settings is not None else process_env_without_settings()
         env = {**env, **dict(self.env)}
-        health = None
-        if self.celery_node and self.broker_url:
-            node, broker = self.celery_node, self.broker_url
-            health = lambda: celery_worker_answers(broker, node)  # noqa: E731
         return ManagedProcess(self.name, self.cmd, env=env, inherit_env=False, port=self.port,
-                              health_url=health_url, health=health, log_dir=LOG_DIR)
+                              health_url=health_url, health=self.health, log_dir=LOG_DIR)
 
 
 def process_env_without_settings() -> dict[str, str]:
@@ -73,12 +69,10 @@ def _port(url: str) -> int:
 
 
 def _celery_worker(service: str, concurrency: int, broker_url: str) -> Service:
-    return Service(
-        f"{service}-worker", f"services.{service}.tasks",
-        ("celery", "-A", f"services.{service}.tasks:celery_app", "worker", "-Q", service,
-         "-c", str(concurrency), "-n", f"{service}@%h", "--without-gossip",
-         "--without-mingle", "-l", "INFO"),
-        celery_node=celery_node(service), broker_url=broker_url)
+    app = f"services.{service}.tasks"
+    return Service(f"{service}-worker", app,
+                   celery_worker_command(app, [service], service, concurrency),
+                   health=celery_worker_ready(broker_url, service))
 
 
 def services(s: StackSettings) -> list[Service]:
