@@ -59,6 +59,16 @@ def ensure_bucket(client, bucket: str) -> None:
                 raise
 
 
+# How S3 servers say an object is not there: GET and COPY answer NoSuchKey; HEAD has no
+# body, so its code is the status, 404 (NotFound on some servers).
+MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def is_missing_object(exc: BaseException) -> bool:
+    """Whether a client error says the object (key) does not exist."""
+    return getattr(exc, "response", {}).get("Error", {}).get("Code") in MISSING_OBJECT_CODES
+
+
 # --- the lake layout (docs/architecture.md, "S3 layout") --------------------------------
 
 def _d(day: dt.date | str) -> str:

@@ -29,6 +29,7 @@ from services.ingestion.files.names import FileName, history_key, parse_name, sp
 from services.ingestion.files.reader import hash_object
 from services.ingestion.settings import InboxSettings
 from shared.db import get_engine, transaction
+from shared.s3 import is_missing_object
 from shared.settings import RETAILER_IDS
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def forget_lost_copy(conn: Connection, s3, bucket: str, retailer_id: str, sha256
         s3.head_object(Bucket=bucket, Key=row.history_key)
         return False
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+        if not is_missing_object(exc):
             raise
     conn.execute(text(
         "update ops.inbox_file set status = 'superseded', updated_at = now(), "
@@ -157,7 +158,7 @@ def move(s3, bucket: str, source: str, target: str) -> None:
     try:
         s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source})
     except Exception as exc:  # noqa: BLE001 - only a vanished source is expected here
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        if is_missing_object(exc):
             return
         raise
     s3.delete_object(Bucket=bucket, Key=source)

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.s3 import is_missing_object
+
 
 @dataclass
 class ReadState:
@@ -88,10 +90,8 @@ def read_control(s3, bucket: str, key: str) -> dict[str, str] | None:
     """The `key=value` lines of a control file, or None when there is none."""
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read(64 * 1024)
-    except s3.exceptions.NoSuchKey:
-        return None
     except Exception as exc:  # noqa: BLE001 - a 404 surfaces as ClientError on some servers
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+        if is_missing_object(exc):
             return None
         raise
     out = {}
