@@ -39,7 +39,21 @@ PRODUCTION_SETTINGS = {
     "max_connections": "200",
     "jit": "off",
 }
+# Only for a statement profile (`bench.run --statements`): costs the server a little per query.
+STATEMENTS_SETTINGS = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "pg_stat_statements.track": "all",
+    "pg_stat_statements.max": "10000",
+}
 PORT = 25432
+
+
+def _has_statements(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url + "/postgres") as conn:
+        return "pg_stat_statements" in (conn.execute("show shared_preload_libraries")
+                                        .fetchone()[0] or "")
 
 
 def _as_postgres_user() -> list[str]:
@@ -53,11 +67,16 @@ def _as_postgres_user() -> list[str]:
     return [shutil.which("runuser") or "/usr/sbin/runuser", "-u", "postgres", "--"]
 
 
-def start(data_dir: Path, port: int = PORT) -> str:
-    """Start (initializing when new) the private server; returns its base URL."""
+def start(data_dir: Path, port: int = PORT, *, statements: bool = False) -> str:
+    """Start (initializing when new) the private server; returns its base URL.
+
+    `statements` loads pg_stat_statements, so a run can say which statements the server's
+    time went to (a server already running is restarted to load it)."""
     url = f"postgresql://postgres@127.0.0.1:{port}"
     if port_open(port):
-        return url
+        if not statements or _has_statements(url):
+            return url
+        stop(data_dir)
     pgdata, sock = data_dir / "pg", data_dir / "pg-sock"
     sock.mkdir(parents=True, exist_ok=True)
     pgdata.mkdir(parents=True, exist_ok=True)
@@ -69,7 +88,10 @@ def start(data_dir: Path, port: int = PORT) -> str:
     if not (pgdata / "PG_VERSION").exists():
         subprocess.run([*prefix, pg_bin("initdb"), "-D", str(pgdata), "-U", "postgres",
                         "-A", "trust", "--no-sync"], check=True, capture_output=True)
-    options = " ".join(f"-c {k}={v}" for k, v in PRODUCTION_SETTINGS.items())
+    settings = dict(PRODUCTION_SETTINGS)
+    if statements:
+        settings.update(STATEMENTS_SETTINGS)
+    options = " ".join(f"-c {k}={v}" for k, v in settings.items())
     log = data_dir / "pg.log"
     log.touch()
     if prefix:

@@ -47,6 +47,7 @@ os.environ.update(ENV)  # before anything reads settings
 import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from bench import statements  # noqa: E402
 from bench.cpu import CpuSampler  # noqa: E402
 from services.ingestion.settings import IngestionApiOptions  # noqa: E402
 from shared.run_models import parse_run_status  # noqa: E402
@@ -78,7 +79,7 @@ def stop_postgres(used: dict) -> None:
         postgres.stop(ROOT / ".data" / "bench")
 
 
-def use_postgres(kind: str) -> dict:
+def use_postgres(kind: str, *, statements: bool = False) -> dict:
     """Point the benchmark's databases at the machine's PostgreSQL (`shared`, the default)
     or at a private one with a production configuration (`private`, bench/postgres.py).
     Call before anything reads settings. Returns what the result files record."""
@@ -86,12 +87,22 @@ def use_postgres(kind: str) -> dict:
         return {"server": "shared", "url": POSTGRES}
     from bench import postgres
 
-    base = postgres.start(ROOT / ".data" / "bench")
+    base = postgres.start(ROOT / ".data" / "bench", statements=statements)
     for key, value in list(ENV.items()):
         if key.endswith("DATABASE_URL") and value.startswith(POSTGRES):
             ENV[key] = base + value[len(POSTGRES):]
     os.environ.update(ENV)
-    return {"server": "private", "url": base, "settings": postgres.PRODUCTION_SETTINGS}
+    return {"server": "private", "url": base, "settings": postgres.PRODUCTION_SETTINGS,
+            "statements": statements}
+
+
+def bench_databases() -> list[str]:
+    """The benchmark's databases: the warehouse and the retailers'."""
+    from sqlalchemy.engine import make_url
+
+    s = SuiteView()
+    return [make_url(s.database_url).database,
+            *(make_url(getattr(s, rid).database_url).database for rid in s.retailer_ids)]
 
 
 def bench_backends():
@@ -100,9 +111,8 @@ def bench_backends():
     import psycopg2
     from sqlalchemy.engine import make_url
 
+    names = bench_databases()
     s = SuiteView()
-    names = [make_url(s.database_url).database,
-             *(make_url(getattr(s, rid).database_url).database for rid in s.retailer_ids)]
     conn = psycopg2.connect(make_url(s.database_url).set(database="postgres")
                             .render_as_string(hide_password=False))
     conn.autocommit = True
@@ -154,8 +164,9 @@ def prepare(lines: int) -> int:
     return lines
 
 
-def run_once(lines: int) -> dict:
-    """Seed, start the stack, POST /runs, wait for the verdict; stage times and RSS."""
+def run_once(lines: int, postgres: dict | None = None) -> dict:
+    """Seed, start the stack, POST /runs, wait for the verdict; stage times and RSS (and,
+    when `postgres` says so, the statements the server's time went to)."""
     from shared.db import get_engine
     from suite import stack
     from suite.settings import load_stack_or_exit
@@ -167,6 +178,9 @@ def run_once(lines: int) -> dict:
         names = [svc.name for svc in stack.services(stack_settings)]
         cpu = CpuSampler({n: stack.running_pid(n) or -1 for n in names},
                          backend_pids=bench_backends()).start()
+        profiling = bool(postgres and postgres.get("statements"))
+        if profiling:
+            statements.reset(postgres["url"])
         posted_at = dt.datetime.now(dt.UTC)
         resp = httpx.post(f"http://127.0.0.1:{IngestionApiOptions().port}/runs",
                           json={"date": DAY.isoformat(), "retailers": REST_RETAILERS},
@@ -184,6 +198,7 @@ def run_once(lines: int) -> dict:
             # precision, and its requests add little to the ingestion API's CPU.
             time.sleep(0.5)
         cpu_seconds = cpu.stop()
+        profile = statements.top(postgres["url"], bench_databases()) if profiling else None
         rss = {name: group_peak_rss_mb(stack.running_pid(name) or -1) for name in names}
         download_s = download_only_day(SuiteView().retailer_ids)
     finally:
@@ -202,7 +217,10 @@ def run_once(lines: int) -> dict:
     print(f"  marts against the retailers' own databases: {truth}", flush=True)
     walls = {row.step: float(row.wall or 0) for row in stages}
     source = int(source or 0)
-    return {"lines": int(source or 0), "loaded_lines": loaded, "status": status,
+    if profile is not None:
+        statements.report(profile, source)
+    return {"statements": profile,
+            "lines": int(source or 0), "loaded_lines": loaded, "status": status,
             "marts_vs_sources": truth,
             "post_to_verdict_s": round(total, 2),
             "stages": {k: {"wall_s": round(v, 2),
@@ -266,16 +284,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres", choices=("shared", "private"), default="shared",
                         help="the machine's PostgreSQL, or a private one configured for a "
                              "warehouse (bench/postgres.py)")
+    parser.add_argument("--statements", action="store_true",
+                        help="profile the server's statements (pg_stat_statements; implies "
+                             "--postgres private)")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    postgres = use_postgres(args.postgres)
+    postgres = use_postgres("private" if args.statements else args.postgres,
+                            statements=args.statements)
 
     result: dict = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                     "postgres": postgres, "runs": {}}
     for lines in (args.small, args.lines):
         print(f"end to end, {lines:,} lines", flush=True)
-        result["runs"][str(lines)] = run_once(lines)
+        result["runs"][str(lines)] = run_once(lines, postgres)
     if not args.skip_stages:
         print("load path vs COPY ceiling vs row-by-row", flush=True)
         result["load"] = stage_benchmark("bench_load", "--lines", str(args.lines))

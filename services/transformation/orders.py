@@ -126,31 +126,40 @@ with e as (
 select (select count(*) from e), (select count(*) from l)
 """
 
-# Events and new lines of orders loaded by earlier partitions.
-UPDATE_EARLIER_ORDERS = sql.SQL("""
+# Events and new lines of orders loaded by earlier partitions, one row per order. Kept in a
+# table of its own (and analyzed) because the planner cannot estimate it: in one statement
+# with the update below, a first load (its fact_orders rows inserted by this transaction,
+# unseen by the statistics) was planned as a nested loop that rebuilt these changes once per
+# order of the retailer: 0.24 s for 1k orders, 0.9 s for 2k, growing with the square.
+EARLIER_CHANGES = sql.SQL("""
+create temp table earlier_changes on commit drop as
 with ev as (
   {ev}
 ), lines as (
   select nl.order_id, nl.n from new_lines nl
   where not exists (select 1 from stg_orders o where o.order_id = nl.order_id)
-), changes as (
-  select coalesce(ev.order_id, lines.order_id) as order_id, {ev_at},
-         coalesce(lines.n, 0) as added_lines
-  from ev full join lines on lines.order_id = ev.order_id
-), up as (
+)
+select coalesce(ev.order_id, lines.order_id) as order_id, {ev_at},
+       coalesce(lines.n, 0) as added_lines
+from ev full join lines on lines.order_id = ev.order_id
+""").format(
+    ev=pivot("""select e.order_id, e.event_type, e.occurred_at from stg_order_events e
+             where not exists (select 1 from stg_orders o where o.order_id = e.order_id)"""),
+    ev_at=columns(MILESTONE_AT, "ev"))
+
+UPDATE_EARLIER_ORDERS = sql.SQL("""
+with up as (
   update warehouse.fact_orders f
   set {assign_at},
       status = warehouse.order_status_max(f.status, warehouse.order_status_of(null, {ev_at})),
       line_count = f.line_count + ev.added_lines, run_id = %(run_id)s::uuid, updated_at = now()
-  from changes ev
+  from earlier_changes ev
   where f.retailer_key = %(retailer_key)s and f.order_id = ev.order_id
     and (ev.added_lines <> 0 or ({f_at}) is distinct from ({f_ev_earliest}))
   returning f.order_date
 )
 select order_date, count(*) from up group by order_date
 """).format(
-    ev=pivot("""select e.order_id, e.event_type, e.occurred_at from stg_order_events e
-             where not exists (select 1 from stg_orders o where o.order_id = e.order_id)"""),
     ev_at=columns(MILESTONE_AT, "ev"), f_at=columns(MILESTONE_AT, "f"),
     assign_at=earliest_assignments(MILESTONE_AT, "f", "ev"),
     f_ev_earliest=earliest(MILESTONE_AT, "f", "ev"))
@@ -216,7 +225,10 @@ def load_orders(ctx: LoadContext, staged_orders: int) -> None:
     inserted = sum(n for kind, _, n in rows if kind == "inserted")
     updated = sum(n for kind, _, n in rows if kind == "updated")
     events_applied, lines_applied = ctx.one(DELETE_APPLIED)
-    earlier = ctx.rows(UPDATE_EARLIER_ORDERS)
+    earlier: list[tuple] = []
+    if ctx.execute(EARLIER_CHANGES).rowcount:
+        ctx.execute("analyze earlier_changes")
+        earlier = ctx.rows(UPDATE_EARLIER_ORDERS)
     ctx.touch(day for day, _ in earlier)
     ctx.count("fact_orders", inserted, updated + sum(n for _, n in earlier),
               staged_orders - inserted - updated)
