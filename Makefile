@@ -73,8 +73,8 @@ typecheck: setup ## mypy on shared/ and services/
 bench-files: setup servers ## retailer5's file inbox->marts vs a bare COPY: make bench-files LINES=1000000
 	$(PYTHON) -m bench.bench_files $(if $(LINES),--lines $(LINES)) $(if $(RSS_LINES),--rss-lines $(RSS_LINES))
 
-bench: setup servers ## The benchmarks (not part of CI): make bench LINES=1000000 [PG=private]
-	$(PYTHON) -m bench.run $(if $(LINES),--lines $(LINES)) $(if $(PG),--postgres $(PG))
+bench: setup servers ## The benchmarks (not part of CI): make bench LINES=1000000 [PG=private] [STATEMENTS=1]
+	$(PYTHON) -m bench.run $(if $(LINES),--lines $(LINES)) $(if $(PG),--postgres $(PG)) $(if $(STATEMENTS),--statements)
 
 bench-backfill: setup servers ## Backfill years of small dates: the per-date cost against history (DAYS=1100 LINES=10000 [PG=private])
 	$(PYTHON) -m bench.bench_backfill --days $(or $(DAYS),1100) --lines-per-day $(or $(LINES),10000) $(if $(PG),--postgres $(PG))
