@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -144,15 +144,20 @@ class Day:
                                "occurred_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ")})
                 orders[-1]["status"] = kind
         lines += rnd.sample(lines, int(len(lines) * duplicate_share))   # served twice
-        self.objects = {"stores": _parts(stores), "customers": _parts(customers),
-                        "products": _parts(products), "orders": _parts(orders),
-                        "order_lines": _parts(lines), "order_events": _parts(events)}
+        self.objects = {"stores": _parts("stores", stores),
+                        "customers": _parts("customers", customers),
+                        "products": _parts("products", products),
+                        "orders": _parts("orders", orders),
+                        "order_lines": _parts("order_lines", lines),
+                        "order_events": _parts("order_events", events)}
 
 
-def _parts(records: list[dict], per_part: int = 250_000) -> list[bytes]:
-    """Gzipped JSON-lines parts, as ingestion writes them (gzip level 1)."""
-    dumps, nl = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    return [gzip.compress(b"".join(dumps(r, option=nl) for r in records[i:i + per_part]), 1)
+def _parts(entity: str, records: list[dict],
+           per_part: int = 250_000) -> list[tuple[int, bytes]]:
+    """Silver Parquet parts, as ingestion writes them: (records, bytes) of each."""
+    from shared import silver
+
+    return [(len(records[i:i + per_part]), silver.parquet_bytes(entity, records[i:i + per_part]))
             for i in range(0, len(records), per_part)]
 
 
@@ -167,11 +172,11 @@ def land(day: Day, engine, s3, bucket: str) -> str:
         run_id = ops.create_run(conn, BENCH_DAY, [day.retailer_id], requested_by="bench")
     objects = []
     for entity, parts in day.objects.items():
-        for i, body in enumerate(parts):
+        for i, (records, body) in enumerate(parts):
             key = part_key("silver", day.retailer_id, BENCH_DAY, run_id, i, entity)
             s3.put_object(Bucket=bucket, Key=key, Body=body)
             objects.append({"kind": "silver", "entity": entity, "key": key,
-                            "records": gzip.decompress(body).count(b"\n"), "bytes": len(body),
+                            "records": records, "bytes": len(body),
                             "sha256": hashlib.sha256(body).hexdigest()})
     manifest = {"version": 1, "run_id": run_id, "retailer_id": day.retailer_id,
                 "run_date": BENCH_DAY.isoformat(), "objects": objects, "counts": {},
@@ -376,13 +381,14 @@ def measure_row_by_row(lines: list[dict], orders: dict[str, dict]) -> float:
 
 
 def sample(day: Day, n: int) -> tuple[list[dict], dict[str, dict]]:
-    lines = [orjson.loads(x) for part in day.objects["order_lines"][:1]
-             for x in gzip.decompress(part).splitlines()[:n]]
+    from shared import silver
+
+    _, first = day.objects["order_lines"][0]
+    lines = list(itertools.islice(silver.canonical_records(first, "order_lines"), n))
     wanted = {x["order_id"] for x in lines}
     orders = {}
-    for part in day.objects["orders"]:
-        for raw in gzip.decompress(part).splitlines():
-            o = orjson.loads(raw)
+    for _, part in day.objects["orders"]:
+        for o in silver.canonical_records(part, "orders"):
             if o["order_id"] in wanted:
                 orders[o["order_id"]] = o
     return lines, orders

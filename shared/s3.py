@@ -89,8 +89,9 @@ def object_prefix(kind: str, retailer_id: str, day: dt.date | str, run_id: str,
 
 def part_key(kind: str, retailer_id: str, day: dt.date | str, run_id: str,
              part: int = 0, entity: str | None = None) -> str:
-    """The key of one gzipped JSON-lines part: `.../part-00000.jsonl.gz`."""
-    return object_prefix(kind, retailer_id, day, run_id, entity) + f"part-{part:05d}.jsonl.gz"
+    """The key of one part: `.../part-00000.parquet` (silver), `.jsonl.gz` (the others)."""
+    suffix = ".parquet" if kind == "silver" else ".jsonl.gz"
+    return object_prefix(kind, retailer_id, day, run_id, entity) + f"part-{part:05d}{suffix}"
 
 
 def manifest_key(retailer_id: str, day: dt.date | str, run_id: str) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from sqlalchemy import text
 
-from shared import ops
+from shared import ops, silver
 from shared.canonical import ENTITIES, utc_iso
 from shared.s3 import manifest_key, part_key
 from shared.settings import RETAILER_IDS, S3Settings, current
@@ -272,7 +272,8 @@ def write_partition(s3, engine, data: PartitionData, *, run_id: str | None = Non
 
 def _put(s3, bucket: str, key: str, records: Sequence[dict[str, Any]], *, kind: str,
          entity: str | None) -> dict[str, Any]:
-    body = gz_lines(records)
+    body = silver.parquet_bytes(entity, records) if kind == "silver" and entity else \
+        gz_lines(records)
     s3.put_object(Bucket=bucket, Key=key, Body=body)
     return {"kind": kind, "entity": entity, "key": key, "records": len(records),
             "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}

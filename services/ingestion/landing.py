@@ -1,12 +1,13 @@
 """Writing a partition's objects to S3 as they are produced, page by page.
 
-Each object is gzipped JSON lines, compressed with ISA-L (`isal`: plain gzip, about five
-times zlib's speed at its level 1, and as small). Compressed bytes are spooled to a
-temporary file and go to S3 in multipart chunks of `upload_chunk_bytes` while the object
-grows (a small object is one PUT at the end), uploaded from the file, so memory stays flat
-whatever the size of the day. An object that reaches `part_max_bytes` is finished and
-continues in the next part (`part-00001`, ...). Byte counts and sha256 checksums are of the
-stored (compressed) bytes, for the manifest.
+Bronze and rejected objects are gzipped JSON lines, compressed with ISA-L (`isal`: plain
+gzip, about five times zlib's speed at its level 1, and as small). Silver objects are
+typed Parquet (`shared.silver`), one row group per `silver_row_group_rows` records.
+Either way the stored bytes are spooled to a temporary file and go to S3 in multipart
+chunks of `upload_chunk_bytes` while the object grows (a small object is one PUT at the
+end), uploaded from the file, so memory stays flat whatever the size of the day. An object
+that reaches `part_max_bytes` is finished and continues in the next part (`part-00001`,
+...). Byte counts and sha256 checksums are of the stored bytes, for the manifest.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import pyarrow as pa
 from isal import isal_zlib
 
 from services.ingestion.normalize import Batch
 from services.ingestion.settings import IngestionSettings
+from shared import silver
 from shared.s3 import object_prefix, part_key
 
 log = logging.getLogger(__name__)
@@ -74,8 +77,13 @@ class S3Stream:
     does not grow with the size of the day nor with the number of objects open at once.
     """
 
-    def __init__(self, s3, bucket: str, key: str, chunk_bytes: int) -> None:
+    def __init__(self, s3, bucket: str, key: str, chunk_bytes: int, *,
+                 content_type: str = "application/x-ndjson",
+                 content_encoding: str | None = "gzip") -> None:
         self.s3, self.bucket, self.key, self.chunk_bytes = s3, bucket, key, chunk_bytes
+        self._headers = {"ContentType": content_type}
+        if content_encoding:
+            self._headers["ContentEncoding"] = content_encoding
         self._spool = tempfile.TemporaryFile(prefix="ingestion-part-")
         self._spooled = 0
         self._upload_id: str | None = None
@@ -92,8 +100,7 @@ class S3Stream:
     def _upload_chunk(self) -> None:
         if self._upload_id is None:
             self._upload_id = self.s3.create_multipart_upload(
-                Bucket=self.bucket, Key=self.key, ContentType="application/x-ndjson",
-                ContentEncoding="gzip")["UploadId"]
+                Bucket=self.bucket, Key=self.key, **self._headers)["UploadId"]
         number = len(self._parts) + 1
         self._spool.seek(0)
         etag = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
@@ -109,8 +116,7 @@ class S3Stream:
             if self._upload_id is None:
                 self._spool.seek(0)
                 self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=self._spool,
-                                   ContentLength=self._spooled,
-                                   ContentType="application/x-ndjson", ContentEncoding="gzip")
+                                   ContentLength=self._spooled, **self._headers)
                 return
             if self._spooled:
                 self._upload_chunk()
@@ -130,14 +136,21 @@ class S3Stream:
                 log.warning("could not abort the multipart upload of %s", self.key)
 
 
-class JsonLinesWriter:
-    """Gzipped JSON lines of one kind and entity, split into parts of bounded size."""
+class _PartWriter:
+    """Objects of one kind and entity, split into parts of bounded size.
+
+    A part is a stream to S3 with its byte count, sha256 and record count; subclasses say
+    how records become bytes (`_start_part`, `_end_part`).
+    """
+
+    content_type = "application/x-ndjson"
+    content_encoding: str | None = "gzip"
 
     def __init__(self, s3, bucket: str, kind: str, entity: str | None,
                  key_of_part: Callable[[int], str], settings: IngestionSettings) -> None:
         self.s3, self.bucket, self.kind, self.entity = s3, bucket, kind, entity
+        self.settings = settings
         self._key_of_part = key_of_part
-        self._level = settings.gzip_level
         self._part_max = settings.part_max_bytes
         self._chunk = settings.upload_chunk_bytes
         self.landed: list[LandedObject] = []
@@ -146,11 +159,19 @@ class JsonLinesWriter:
 
     def _open_part(self) -> None:
         self._part += 1
-        self._stream = S3Stream(self.s3, self.bucket, self._key_of_part(self._part), self._chunk)
-        self._zip = isal_zlib.compressobj(self._level, isal_zlib.DEFLATED, GZIP_WBITS)
+        self._stream = S3Stream(self.s3, self.bucket, self._key_of_part(self._part), self._chunk,
+                                content_type=self.content_type,
+                                content_encoding=self.content_encoding)
         self._sha = hashlib.sha256()
         self._bytes = 0
         self._records = 0
+        self._start_part()
+
+    def _start_part(self) -> None:
+        pass
+
+    def _end_part(self) -> None:
+        pass
 
     def _emit(self, data: bytes) -> None:
         if data:
@@ -158,22 +179,13 @@ class JsonLinesWriter:
             self._bytes += len(data)
             self._stream.write(data)
 
-    def write_lines(self, lines: bytes | bytearray, count: int) -> None:
-        """Append `count` records already serialized as JSON lines."""
-        # A sync flush per batch (a page) costs a few bytes and makes the byte count exact,
-        # so a part ends close to part_max_bytes instead of zlib's buffering deciding.
-        self._emit(self._zip.compress(lines) + self._zip.flush(isal_zlib.Z_SYNC_FLUSH))
-        self._records += count
+    def _roll_over_if_full(self) -> None:
         if self._bytes >= self._part_max:
             self._finish_part()
             self._open_part()
 
-    def write(self, records: list[Any]) -> None:
-        if records:
-            self.write_lines(json_lines(records), len(records))
-
     def _finish_part(self) -> None:
-        self._emit(self._zip.flush())
+        self._end_part()
         self._stream.close()
         self.landed.append(LandedObject(self.kind, self.entity, self._stream.key,
                                         self._records, self._bytes, self._sha.hexdigest()))
@@ -182,10 +194,99 @@ class JsonLinesWriter:
         """Finish the last part (unless a roll-over left it empty) and return every part."""
         if self._records:
             self._finish_part()
+        else:
+            self._stream.abort()  # nothing was written to it: no object, no temporary file
         return self.landed
 
     def abort(self) -> None:
         self._stream.abort()
+
+
+class JsonLinesWriter(_PartWriter):
+    """Gzipped JSON lines (bronze and rejected objects)."""
+
+    def _start_part(self) -> None:
+        self._zip = isal_zlib.compressobj(self.settings.gzip_level, isal_zlib.DEFLATED,
+                                          GZIP_WBITS)
+
+    def _end_part(self) -> None:
+        self._emit(self._zip.flush())
+
+    def write_lines(self, lines: bytes | bytearray, count: int) -> None:
+        """Append `count` records already serialized as JSON lines."""
+        # A sync flush per batch (a page) costs a few bytes and makes the byte count exact,
+        # so a part ends close to part_max_bytes instead of zlib's buffering deciding.
+        self._emit(self._zip.compress(lines) + self._zip.flush(isal_zlib.Z_SYNC_FLUSH))
+        self._records += count
+        self._roll_over_if_full()
+
+    def write(self, records: list[Any]) -> None:
+        if records:
+            self.write_lines(json_lines(records), len(records))
+
+
+class _PartSink:
+    """The file a Parquet writer writes to: the part's stream, hashed and counted."""
+
+    closed = False
+
+    def __init__(self, owner: _PartWriter) -> None:
+        self._owner = owner
+
+    def write(self, data: bytes) -> int:
+        self._owner._emit(bytes(data))
+        return len(data)
+
+    def tell(self) -> int:
+        return self._owner._bytes
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class SilverWriter(_PartWriter):
+    """Typed Parquet objects of one canonical entity (`shared.silver`).
+
+    Page batches wait until a row group's worth (`silver_row_group_rows`) is there, then are
+    cast and written as one row group: a row group per page would make objects of a
+    thousand tiny row groups. The waiting batches are Arrow's compact columns, a few MB.
+    """
+
+    content_type = silver.CONTENT_TYPE
+    content_encoding = None
+
+    def _start_part(self) -> None:
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        assert self.entity is not None
+        self._parquet = silver.writer(_PartSink(self), self.entity)
+
+    def _flush_row_group(self) -> None:
+        if self._pending:
+            assert self.entity is not None
+            self._parquet.write_table(silver.typed_table(self.entity, self._pending),
+                                      row_group_size=self._pending_rows)
+            self._pending, self._pending_rows = [], 0
+
+    def _end_part(self) -> None:
+        self._flush_row_group()
+        self._parquet.close()
+
+    def write_batch(self, batch: pa.RecordBatch) -> None:
+        """Append one page's records (`silver.page_batch`)."""
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        self._records += batch.num_rows
+        if self._pending_rows >= self.settings.silver_row_group_rows:
+            self._flush_row_group()
+            self._roll_over_if_full()
+
+    def abort(self) -> None:
+        self._pending = []
+        super().abort()
 
 
 # Serialized batches (about a page's worth of objects) that may wait for the sink.
@@ -265,20 +366,20 @@ class PartitionWriter:
                  settings: IngestionSettings) -> None:
         self.s3, self.bucket, self.settings = s3, bucket, settings
         self.retailer_id, self.day, self.run_id = retailer_id, day, run_id
-        self._open: dict[tuple[str, str | None], JsonLinesWriter] = {}
+        self._open: dict[tuple[str, str | None], _PartWriter] = {}
         # Finished in the sink, not yet closed there (an abort must abort them too).
-        self._closing: list[JsonLinesWriter] = []
+        self._closing: list[_PartWriter] = []
         self.landed: list[LandedObject] = []
         self._sink = _Sink(f"sink-{retailer_id}")
 
-    def _writer(self, kind: str, entity: str | None) -> JsonLinesWriter:
+    def _writer(self, kind: str, entity: str | None) -> Any:
         writer = self._open.get((kind, entity))
         if writer is None:
             def key_of_part(part: int) -> str:
                 return part_key(kind, self.retailer_id, self.day, self.run_id, part, entity)
 
-            writer = JsonLinesWriter(self.s3, self.bucket, kind, entity, key_of_part,
-                                     self.settings)
+            cls = SilverWriter if kind == "silver" else JsonLinesWriter
+            writer = cls(self.s3, self.bucket, kind, entity, key_of_part, self.settings)
             self._open[(kind, entity)] = writer
         return writer
 
@@ -286,6 +387,13 @@ class PartitionWriter:
         if records:
             self._sink.submit(self._writer(kind, entity).write_lines, json_lines(records),
                               len(records))
+
+    def _write_silver(self, entity: str, records: list[Any]) -> None:
+        if records:
+            # The batch is built here (it holds the GIL); the cast, Parquet encoding and
+            # compression run in the sink thread, in Arrow's C++ code.
+            self._sink.submit(self._writer("silver", entity).write_batch,
+                              silver.page_batch(entity, records))
 
     def bronze(self, resource: str, records: list[Any]) -> None:
         """Records of `resource` exactly as the retailer sent them."""
@@ -298,14 +406,14 @@ class PartitionWriter:
             self._closing.append(writer)
             self._sink.submit(self._close_writer, writer)
 
-    def _close_writer(self, writer: JsonLinesWriter) -> None:
+    def _close_writer(self, writer: _PartWriter) -> None:
         self.landed.extend(writer.close())
         self._closing.remove(writer)
 
     def normalized(self, batch: Batch) -> None:
         """A page's canonical records (silver) and rejections."""
         for entity, records in batch.silver.items():
-            self._write("silver", entity, records)
+            self._write_silver(entity, records)
         self._write("rejected", None, batch.rejected)
 
     def close(self) -> list[LandedObject]:
@@ -314,7 +422,7 @@ class PartitionWriter:
         # Each close is a round trip or two (the last chunk, completing the upload): do them
         # concurrently rather than one after another.
         with ThreadPoolExecutor(max_workers=8) as pool:
-            for landed in pool.map(JsonLinesWriter.close, self._open.values()):
+            for landed in pool.map(_PartWriter.close, self._open.values()):
                 self.landed.extend(landed)
         self._open.clear()
         order = {"bronze": 0, "silver": 1, "rejected": 2}

@@ -73,8 +73,12 @@ class IngestionSettings(IngestionRunOptions):
     retry_base_delay_seconds: float = 0.2
     retry_max_delay_seconds: float = 10.0
     token_refresh_margin_seconds: float = 30.0
-    # ISA-L's levels, 0-3 (the objects are plain gzip, which any reader inflates).
+    # ISA-L's levels, 0-3 (bronze and rejected objects are plain gzip, which any reader
+    # inflates).
     gzip_level: int = Field(1, ge=0, le=3)
+    # Records per row group of a silver Parquet object: the batches of one row group wait
+    # in memory (Arrow columns, ~100 bytes a record) and staging reads one at a time.
+    silver_row_group_rows: int = Field(65_536, ge=1, le=1_048_576)
     part_max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     # S3 multipart chunk: an object is uploaded in chunks of this size while it is written
     # (S3's minimum part size is 5 MiB), so a writer never holds more than one chunk.

@@ -1,35 +1,42 @@
 """Silver objects in S3 -> typed, deduplicated temporary staging tables.
 
-Each object is streamed from S3, gunzipped and split into lines as it arrives; each line is
-parsed with orjson and written with psycopg 3's `copy.write_row` into a temporary table
-typed like the canonical entity (the server converts the canonical strings to numeric and
-timestamptz). Nothing holds a whole object in memory. Duplicate natural keys inside the
-partition (a retailer serving a line twice is a real fault) are then removed, because one
-`INSERT ... ON CONFLICT DO UPDATE` cannot touch the same row twice.
+A silver object (typed Parquet, `shared.silver`) is streamed from S3 to a temporary file,
+checked against its manifest entry, and read one row group at a time; pgpq encodes each
+Arrow batch into PostgreSQL's binary COPY format (in Rust, no Python per value), which the
+server stores without parsing text. Rejected objects (gzipped JSON lines) are inflated and
+split as they arrive and written with psycopg 3's `copy.write_row`. Nothing holds a whole
+object in memory. Duplicate natural keys inside the partition (a retailer serving a line
+twice is a real fault) are then removed, because one `INSERT ... ON CONFLICT DO UPDATE`
+cannot touch the same row twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import operator
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from isal import isal_zlib
+from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from services.transformation.context import LoadContext
 from services.transformation.manifest import Partition
+from shared import silver
 from shared.canonical import ENTITIES, NATURAL_KEYS
 from shared.contracts import ManifestObject
 
 log = logging.getLogger(__name__)
 
-# SQL types of the canonical fields; every other field is text.
+# SQL types of the canonical fields; every other field is text. They are the binary wire
+# types of `shared.silver.FIELD_TYPES` (int32, UTC microseconds, decimal).
 FIELD_TYPES = {
     "line_number": "integer", "quantity": "integer",
     "created_at": "timestamptz", "valid_from": "timestamptz", "occurred_at": "timestamptz",
@@ -129,9 +136,9 @@ def split_lines(pieces: Iterable[bytes]) -> Iterator[bytes]:
         yield tail
 
 
-def iter_object_lines(s3: Any, bucket: str, obj: ManifestObject, *, chunk_bytes: int,
-                      verify: bool) -> Iterator[bytes]:
-    """The lines of one gzipped JSON-lines object, streamed.
+def _verified_chunks(s3: Any, bucket: str, obj: ManifestObject, *, chunk_bytes: int,
+                     verify: bool) -> Iterator[bytes]:
+    """The stored bytes of one object, in chunks; checked against the manifest at the end.
 
     Raises:
         PartitionCorrupt: the object's size or sha256 differs from the manifest's.
@@ -139,17 +146,12 @@ def iter_object_lines(s3: Any, bucket: str, obj: ManifestObject, *, chunk_bytes:
     body = s3.get_object(Bucket=bucket, Key=obj.key)["Body"]
     digest = hashlib.sha256() if verify and obj.sha256 else None
     size = 0
-
-    def read() -> Iterator[bytes]:
-        nonlocal size
+    try:
         while chunk := body.read(chunk_bytes):
             size += len(chunk)
             if digest is not None:
                 digest.update(chunk)
             yield chunk
-
-    try:
-        yield from split_lines(inflate_chunks(read(), chunk_bytes))
     finally:
         body.close()
     if verify and obj.bytes is not None and size != obj.bytes:
@@ -158,15 +160,70 @@ def iter_object_lines(s3: Any, bucket: str, obj: ManifestObject, *, chunk_bytes:
         raise PartitionCorrupt(f"{obj.key}: sha256 differs from the manifest")
 
 
-def copy_lines(ctx: LoadContext, table: str, columns: Iterable[str],
-               lines: Iterable[bytes], to_row: Callable[[dict], tuple],
-               retailer_id: str | None = None) -> int:
-    """COPY parsed lines into a staging table. Returns the number of lines written.
+def iter_object_lines(s3: Any, bucket: str, obj: ManifestObject, *, chunk_bytes: int,
+                      verify: bool) -> Iterator[bytes]:
+    """The lines of one gzipped JSON-lines object, streamed (checked at the end).
 
-    With `retailer_id`, every row's first value must be it (keys are scoped per retailer).
+    Raises:
+        PartitionCorrupt: the object's size or sha256 differs from the manifest's.
     """
-    loads = orjson.loads
+    chunks = _verified_chunks(s3, bucket, obj, chunk_bytes=chunk_bytes, verify=verify)
+    yield from split_lines(inflate_chunks(chunks, chunk_bytes))
+
+
+def iter_silver_batches(s3: Any, bucket: str, obj: ManifestObject, entity: str, *,
+                        chunk_bytes: int, verify: bool) -> Iterator[pa.RecordBatch]:
+    """The record batches of one silver object, one row group at a time.
+
+    A Parquet file is read from its footer, so the object is spooled to a temporary file
+    first (memory holds one chunk) and checked before a single record is read.
+
+    Raises:
+        PartitionCorrupt: size or sha256 differ from the manifest's, or the object is not
+            Parquet of the entity's silver schema.
+    """
+    with tempfile.TemporaryFile(prefix="silver-") as spool:
+        for chunk in _verified_chunks(s3, bucket, obj, chunk_bytes=chunk_bytes, verify=verify):
+            spool.write(chunk)
+        spool.seek(0)
+        try:
+            parquet = silver.open_object(spool, entity)
+        except ValueError as exc:
+            raise PartitionCorrupt(f"{obj.key}: {exc}") from exc
+        yield from parquet.iter_batches()
+
+
+def copy_batches(ctx: LoadContext, entity: str, batches: Iterable[pa.RecordBatch],
+                 retailer_id: str) -> int:
+    """Binary COPY of silver batches into the entity's staging table. Returns the rows.
+
+    Every row's `retailer_id` must be `retailer_id` (keys are scoped per retailer).
+    """
+    encoder = ArrowToPostgresBinaryEncoder(silver.SCHEMAS[entity])
+    stmt = sql.SQL("copy {} ({}) from stdin (format binary)").format(
+        stage_table(entity), sql.SQL(", ").join(sql.Identifier(c) for c in ENTITIES[entity]))
+    owner = pa.scalar(retailer_id)
     n = stray = 0
+    # The queued writer sends to the server from a thread of its own while this one reads
+    # and encodes the next row group.
+    with ctx.cur.copy(stmt, writer=QueuedLibpqWriter(ctx.cur)) as copy:
+        copy.write(encoder.write_header())
+        for batch in batches:
+            ours = pc.sum(pc.equal(batch.column("retailer_id"), owner)).as_py() or 0
+            stray += batch.num_rows - ours  # a null retailer_id is not ours either
+            copy.write(encoder.write_batch(batch))
+            n += batch.num_rows
+        copy.write(encoder.finish())
+    if stray:
+        raise PartitionCorrupt(f"{stray} records of another retailer staged in stg_{entity}")
+    return n
+
+
+def copy_lines(ctx: LoadContext, table: str, columns: Iterable[str],
+               lines: Iterable[bytes], to_row: Callable[[dict], tuple]) -> int:
+    """COPY parsed JSON lines into a staging table. Returns the number of lines written."""
+    loads = orjson.loads
+    n = 0
     stmt = sql.SQL("copy {} ({}) from stdin").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
     # The queued writer sends to the server from a thread of its own while this one parses.
@@ -175,27 +232,9 @@ def copy_lines(ctx: LoadContext, table: str, columns: Iterable[str],
         for line in lines:
             if not line or line.isspace():
                 continue
-            row = to_row(loads(line))
-            if retailer_id is not None and row[0] != retailer_id:
-                stray += 1
-            write(row)
+            write(to_row(loads(line)))
             n += 1
-    if stray:
-        raise PartitionCorrupt(f"{stray} records of another retailer staged in {table}")
     return n
-
-
-def entity_row(fields: tuple[str, ...]) -> Callable[[dict], tuple]:
-    """A record -> row function; itemgetter is the fast path, `.get` covers absent keys."""
-    getter = operator.itemgetter(*fields)
-
-    def to_row(rec: dict) -> tuple:
-        try:
-            return getter(rec)
-        except KeyError:
-            return tuple(rec.get(f) for f in fields)
-
-    return to_row
 
 
 def rejected_row(rec: dict) -> tuple:
@@ -210,12 +249,12 @@ def stage_partition(ctx: LoadContext, s3: Any, bucket: str, partition: Partition
     """Stream every silver and rejected object of the partition into staging."""
     create_staging_tables(ctx)
     staged: dict[str, StagedEntity] = {}
-    for entity, fields in ENTITIES.items():
+    for entity in ENTITIES:
         st = staged[entity] = StagedEntity()
         for obj in partition.objects("silver", entity):
-            lines = iter_object_lines(s3, bucket, obj, chunk_bytes=chunk_bytes, verify=verify)
-            n = copy_lines(ctx, f"stg_{entity}", fields, lines, entity_row(fields),
-                           retailer_id=partition.retailer_id)
+            batches = iter_silver_batches(s3, bucket, obj, entity, chunk_bytes=chunk_bytes,
+                                          verify=verify)
+            n = copy_batches(ctx, entity, batches, partition.retailer_id)
             if verify and obj.records is not None and n != obj.records:
                 raise PartitionCorrupt(f"{obj.key}: {n} records, manifest says {obj.records}")
             st.records += n

@@ -24,7 +24,7 @@ from tests.fixtures.ingestion import (
     ingest_step,
     make_run,
     manifest_records,
-    read_lines,
+    read_object,
 )
 
 RETAILERS = ("retailer1", "retailer2", "retailer3")
@@ -69,7 +69,7 @@ def test_a_landed_day_reconciles_with_the_retailers_control_totals(
     assert sum(m["pages"].values()) > len(m["pages"])  # several pages per resource
     # sizes and checksums are of the stored bytes
     for o in m["objects"]:
-        records, body = read_lines(s3, bucket, o["key"])
+        records, body = read_object(s3, bucket, o)
         assert (o["bytes"], o["sha256"], o["records"]) == \
             (len(body), hashlib.sha256(body).hexdigest(), len(records))
     # canonical records have exactly the canonical fields

@@ -9,8 +9,15 @@ import os
 
 import orjson
 
-from services.ingestion.landing import JsonLinesWriter, PartitionWriter, delete_run_objects
+from services.ingestion.landing import (
+    JsonLinesWriter,
+    PartitionWriter,
+    SilverWriter,
+    delete_run_objects,
+)
 from services.ingestion.normalize import Batch
+from shared import silver
+from tests.factories import generate_day
 
 DAY = dt.date(2024, 1, 15)
 
@@ -44,10 +51,15 @@ def test_a_large_object_streams_in_multipart_chunks(clean_bucket, settings):
     assert landed.sha256 == hashlib.sha256(body).hexdigest()
 
 
+def _read_silver(s3, bucket: str, key: str, entity: str) -> tuple[list[dict], bytes]:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return list(silver.canonical_records(body, entity)), body
+
+
 def test_an_object_past_part_max_bytes_continues_in_the_next_part(clean_bucket, settings):
     s3, bucket = clean_bucket, settings.s3_bucket
     conf = _ingestion(settings, part_max_bytes=1024)
-    writer = JsonLinesWriter(s3, bucket, "silver", "order_lines",
+    writer = JsonLinesWriter(s3, bucket, "bronze", "order-lines",
                              lambda p: f"t/part-{p:05d}.jsonl.gz", conf)
     batches = [[{"page": page, "i": i, "x": os.urandom(8).hex()} for i in range(40)]
                for page in range(5)]
@@ -61,6 +73,34 @@ def test_an_object_past_part_max_bytes_continues_in_the_next_part(clean_bucket, 
     assert sum(o.records for o in landed) == 200
 
 
+def test_silver_is_typed_parquet_in_row_groups_and_bounded_parts(clean_bucket, settings):
+    s3, bucket = clean_bucket, settings.s3_bucket
+    conf = _ingestion(settings, part_max_bytes=4096, silver_row_group_rows=100)
+    writer = SilverWriter(s3, bucket, "silver", "order_lines",
+                          lambda p: f"t/part-{p:05d}.parquet", conf)
+    lines = generate_day("retailer1", DAY, orders=300).order_lines
+    pages = [lines[start:start + 37] for start in range(0, len(lines), 37)]
+    for page in pages:
+        writer.write_batch(silver.page_batch("order_lines", page))
+    landed = writer.close()
+    assert len(landed) >= 2 and sum(o.records for o in landed) == len(lines)
+    read_back = []
+    for o in landed:
+        records, body = _read_silver(s3, bucket, o.key, "order_lines")
+        assert (o.records, o.bytes, o.sha256) == \
+            (len(records), len(body), hashlib.sha256(body).hexdigest())
+        parquet = silver.open_object(body, "order_lines")
+        # a row group is written once 100 rows wait: one per 100-136 rows, not one per page
+        assert all(parquet.metadata.row_group(i).num_rows < 100 + 37
+                   for i in range(parquet.num_row_groups))
+        assert parquet.num_row_groups < len(records) / 37
+        read_back += records
+    # typed on the way in, the same canonical values on the way out
+    assert read_back == lines
+    head = s3.head_object(Bucket=bucket, Key=landed[0].key)
+    assert head["ContentType"] == silver.CONTENT_TYPE and "ContentEncoding" not in head
+
+
 def test_partition_writer_lays_out_objects_under_the_run(clean_bucket, settings):
     s3, bucket = clean_bucket, settings.s3_bucket
     writer = PartitionWriter(s3, bucket, "retailer1", DAY, "run-a", settings.ingestion)
@@ -72,7 +112,7 @@ def test_partition_writer_lays_out_objects_under_the_run(clean_bucket, settings)
     keys = [o.key for o in writer.close()]
     assert keys == [
         "bronze/retailer=retailer1/entity=order-lines/date=2024-01-15/run=run-a/part-00000.jsonl.gz",
-        "silver/retailer=retailer1/entity=order_lines/date=2024-01-15/run=run-a/part-00000.jsonl.gz",
+        "silver/retailer=retailer1/entity=order_lines/date=2024-01-15/run=run-a/part-00000.parquet",
         "rejected/retailer=retailer1/date=2024-01-15/run=run-a/part-00000.jsonl.gz",
     ]
 
@@ -131,5 +171,6 @@ def test_writes_keep_their_order_through_the_background_thread(clean_bucket, set
     for page in pages:
         writer.normalized(Batch({"orders": page}, []))
     [landed] = writer.close()
-    lines, _ = _read_lines(s3, bucket, landed.key)
-    assert lines == [r for page in pages for r in page] and landed.records == 3000
+    records, _ = _read_silver(s3, bucket, landed.key, "orders")
+    assert [r["order_id"] for r in records] == [r["order_id"] for page in pages for r in page]
+    assert landed.records == 3000
