@@ -30,7 +30,7 @@ class TransformationSettings(ReplayOptions):
     # temp_buffers only takes effect before the session's first temporary table.
     work_mem: str = "256MB"
     temp_buffers: str = "256MB"
-    # Bytes read from S3 per request, and the most inflated at once: bounds a load's memory.
+    # Bytes read from S3 per request, and the most of a rejected object inflated at once.
     copy_chunk_bytes: int = Field(1024 * 1024, ge=64 * 1024)
     # Check each object's size and sha256 against the manifest before loading it.
     verify_checksums: bool = True
