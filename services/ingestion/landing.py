@@ -270,6 +270,8 @@ class SilverWriter(_PartWriter):
             self._parquet.write_table(silver.typed_table(self.entity, self._pending),
                                       row_group_size=self._pending_rows)
             self._pending, self._pending_rows = [], 0
+            # Arrow's allocator keeps freed blocks; return them so memory stays flat.
+            pa.default_memory_pool().release_unused()
 
     def _end_part(self) -> None:
         self._flush_row_group()

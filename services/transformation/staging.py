@@ -65,6 +65,10 @@ REJECTED_COLUMNS = (("entity", "text"), ("reason", "text"), ("detail", "text"),
                     ("payload", "jsonb"))
 
 
+# Rows per Arrow batch read from a silver object and sent as one COPY write (~2 MB).
+SILVER_BATCH_ROWS = 16_384
+
+
 class PartitionCorrupt(Exception):
     """An object does not match its manifest (size, checksum or record count)."""
 
@@ -190,7 +194,10 @@ def iter_silver_batches(s3: Any, bucket: str, obj: ManifestObject, entity: str, 
             parquet = silver.open_object(spool, entity)
         except ValueError as exc:
             raise PartitionCorrupt(f"{obj.key}: {exc}") from exc
-        yield from parquet.iter_batches()
+        yield from parquet.iter_batches(batch_size=SILVER_BATCH_ROWS)
+    # Arrow's allocator keeps freed blocks for reuse; give them back between objects so
+    # a worker's memory does not keep the high-water mark of the largest object it read.
+    pa.default_memory_pool().release_unused()
 
 
 def copy_batches(ctx: LoadContext, entity: str, batches: Iterable[pa.RecordBatch],
@@ -204,9 +211,10 @@ def copy_batches(ctx: LoadContext, entity: str, batches: Iterable[pa.RecordBatch
         stage_table(entity), sql.SQL(", ").join(sql.Identifier(c) for c in ENTITIES[entity]))
     owner = pa.scalar(retailer_id)
     n = stray = 0
-    # The queued writer sends to the server from a thread of its own while this one reads
-    # and encodes the next row group.
-    with ctx.cur.copy(stmt, writer=QueuedLibpqWriter(ctx.cur)) as copy:
+    # Not the queued writer: reading and encoding outrun the server here, and its queue
+    # (a thousand items, each a whole batch) would grow to the size of the object. Each
+    # write waits for the socket instead, which still overlaps with the server's work.
+    with ctx.cur.copy(stmt) as copy:
         copy.write(encoder.write_header())
         for batch in batches:
             ours = pc.sum(pc.equal(batch.column("retailer_id"), owner)).as_py() or 0
