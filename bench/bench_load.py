@@ -157,8 +157,8 @@ def _parts(entity: str, records: list[dict],
     """Silver Parquet parts, as ingestion writes them: (records, bytes) of each."""
     from shared import silver
 
-    return [(len(records[i:i + per_part]), silver.parquet_bytes(entity, records[i:i + per_part]))
-            for i in range(0, len(records), per_part)]
+    chunks = (records[i:i + per_part] for i in range(0, len(records), per_part))
+    return [(len(chunk), silver.parquet_bytes(entity, chunk)) for chunk in chunks]
 
 
 def land(day: Day, engine, s3, bucket: str) -> str:

@@ -234,7 +234,7 @@ class _PartSink:
         self._owner = owner
 
     def write(self, data: bytes) -> int:
-        self._owner._emit(bytes(data))
+        self._owner._emit(data)  # hashed and spooled at once, never kept: no copy needed
         return len(data)
 
     def tell(self) -> int:

@@ -35,14 +35,10 @@ from shared.contracts import ManifestObject
 
 log = logging.getLogger(__name__)
 
-# SQL types of the canonical fields; every other field is text. They are the binary wire
-# types of `shared.silver.FIELD_TYPES` (int32, UTC microseconds, decimal).
-FIELD_TYPES = {
-    "line_number": "integer", "quantity": "integer",
-    "created_at": "timestamptz", "valid_from": "timestamptz", "occurred_at": "timestamptz",
-    "list_price": "numeric(12,2)", "unit_price": "numeric(12,2)", "discount": "numeric(12,2)",
-    "line_total": "numeric(12,2)", "order_total": "numeric(12,2)",
-}
+# The staging column type of each silver column type: what a binary COPY of that Arrow type
+# is read as. The silver schemas (`shared.silver.SCHEMAS`) say which field has which.
+SQL_TYPES = {pa.string(): "text", pa.int32(): "integer", silver.TIMESTAMP: "timestamptz",
+             silver.MONEY: "numeric(12,2)"}
 
 # Which of several records with one natural key a partition keeps. Exact duplicates are
 # the usual case; for differing ones the choice must not depend on line order: the newest
@@ -94,10 +90,10 @@ ORDER_DATE = sql.SQL(
 
 def create_staging_tables(ctx: LoadContext) -> None:
     """One temporary table per canonical entity and one for rejected records."""
-    for entity, fields in ENTITIES.items():
+    for entity, schema in silver.SCHEMAS.items():
         cols = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(f), sql.SQL(FIELD_TYPES.get(f, "text")))
-            for f in fields)
+            sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(SQL_TYPES[f.type]))
+            for f in schema)
         extra = ORDER_DATE if entity in ("orders", "order_lines") else sql.SQL("")
         ctx.execute(sql.SQL("create temp table {} ({}{}) on commit drop")
                     .format(stage_table(entity), cols, extra))
