@@ -145,3 +145,25 @@ def test_each_queue_has_its_own_exchange_and_routing_key():
                         ("quality.run_checks", "quality")):
         route = router.route({}, task)
         assert route["queue"].name == queue and route["queue"].routing_key == queue
+
+
+def test_a_worker_freezes_its_start_up_objects_for_the_collector():
+    import gc
+
+    from celery.signals import worker_init, worker_process_init
+
+    from shared.celery_app import GC_YOUNG_THRESHOLD  # connects the handlers, as workers do
+
+    threshold = gc.get_threshold()
+    try:
+        for signal in (worker_init, worker_process_init):
+            gc.unfreeze()
+            gc.set_threshold(*threshold)
+            assert gc.get_freeze_count() == 0
+            signal.send(sender=None)
+            # the modules loaded so far are far more than the objects a collection leaves
+            assert gc.get_freeze_count() > 10_000
+            assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *threshold[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
