@@ -29,6 +29,9 @@ from shared.canonical import ENTITIES, utc_iso
 
 CONTENT_TYPE = "application/vnd.apache.parquet"
 COMPRESSION = "zstd"
+# Silver written before it was Parquet (up to 2026-12-03): gzipped JSON lines of the same
+# canonical records, under keys with this suffix. Staging still reads them.
+JSON_LINES_SUFFIX = ".jsonl.gz"
 
 MONEY = pa.decimal128(12, 2)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -71,6 +74,11 @@ def typed_table(entity: str, batches: Iterable[pa.RecordBatch]) -> pa.Table:
         return table.cast(SCHEMAS[entity])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise SilverValueError(f"{entity}: {exc}") from exc
+
+
+def is_json_lines(key: str) -> bool:
+    """Whether a silver object's key is of the format before Parquet."""
+    return key.endswith(JSON_LINES_SUFFIX)
 
 
 def writer(sink: Any, entity: str) -> pq.ParquetWriter:

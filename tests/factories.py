@@ -210,13 +210,14 @@ def finish_run(engine, run_id: str, status: str = "succeeded") -> None:
 
 def write_partition(s3, engine, data: PartitionData, *, run_id: str | None = None,
                     part_lines: int = 0, bucket: str | None = None,
-                    duplicate_lines: int = 0) -> str:
+                    duplicate_lines: int = 0, json_lines_silver: bool = False) -> str:
     """Land one partition: silver + rejected objects, then the manifest (S3 and ops).
 
     Args:
         run_id: the run to land it in (default: a new run of this retailer alone).
         part_lines: records per part object (0: one part per entity).
         duplicate_lines: serve the first N order lines twice (the retailers' fault).
+        json_lines_silver: silver as an older lake holds it (gzipped JSON lines).
     Returns:
         The run id.
     """
@@ -241,8 +242,10 @@ def write_partition(s3, engine, data: PartitionData, *, run_id: str | None = Non
         size = part_lines or len(records)
         for part, start in enumerate(range(0, len(records), size)):
             chunk = records[start:start + size]
-            objects.append(_put(s3, bucket, part_key("silver", rid, day, run_id, part, entity),
-                                chunk, kind="silver", entity=entity))
+            key = part_key("silver", rid, day, run_id, part, entity)
+            if json_lines_silver:
+                key = key.removesuffix(".parquet") + silver.JSON_LINES_SUFFIX
+            objects.append(_put(s3, bucket, key, chunk, kind="silver", entity=entity))
     if data.rejected:
         objects.append(_put(s3, bucket, part_key("rejected", rid, day, run_id, 0),
                             data.rejected, kind="rejected", entity=None))
@@ -272,8 +275,8 @@ def write_partition(s3, engine, data: PartitionData, *, run_id: str | None = Non
 
 def _put(s3, bucket: str, key: str, records: Sequence[dict[str, Any]], *, kind: str,
          entity: str | None) -> dict[str, Any]:
-    body = silver.parquet_bytes(entity, records) if kind == "silver" and entity else \
-        gz_lines(records)
+    parquet = kind == "silver" and entity and not silver.is_json_lines(key)
+    body = silver.parquet_bytes(entity, records) if parquet else gz_lines(records)
     s3.put_object(Bucket=bucket, Key=key, Body=body)
     return {"kind": kind, "entity": entity, "key": key, "records": len(records),
             "bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}

@@ -3,8 +3,10 @@
 A silver object (typed Parquet, `shared.silver`) is streamed from S3 to a temporary file,
 checked against its manifest entry, and read one row group at a time; pgpq encodes each
 Arrow batch into PostgreSQL's binary COPY format (in Rust, no Python per value), which the
-server stores without parsing text. Rejected objects (gzipped JSON lines) are inflated and
-split as they arrive and written with psycopg 3's `copy.write_row`. Nothing holds a whole
+server stores without parsing text. Silver objects of an older lake (gzipped JSON lines,
+before silver was Parquet) are typed batch by batch as ingestion types pages, then copied
+the same way. Rejected objects (gzipped JSON lines) are inflated and split as they arrive
+and written with psycopg 3's `copy.write_row`. Nothing holds a whole
 object in memory. Duplicate natural keys inside the partition (a retailer serving a line
 twice is a real fault) are then removed, because one `INSERT ... ON CONFLICT DO UPDATE`
 cannot touch the same row twice.
@@ -196,6 +198,40 @@ def iter_silver_batches(s3: Any, bucket: str, obj: ManifestObject, entity: str, 
     pa.default_memory_pool().release_unused()
 
 
+def iter_json_lines_batches(s3: Any, bucket: str, obj: ManifestObject, entity: str, *,
+                            chunk_bytes: int, verify: bool) -> Iterator[pa.RecordBatch]:
+    """The records of a silver object written before silver was Parquet (gzipped JSON
+    lines of canonical records), as batches of the silver schema: dates of an older lake
+    still reload and replay. Typed as ingestion types a page, SILVER_BATCH_ROWS at a time.
+
+    Raises:
+        PartitionCorrupt: size or sha256 differ from the manifest's, a line is not a JSON
+            object, or a value does not fit its silver type.
+    """
+    def typed(records: list[dict[str, Any]]) -> list[pa.RecordBatch]:
+        try:
+            return silver.typed_table(entity, [silver.page_batch(entity, records)]).to_batches()
+        except (silver.SilverValueError, pa.ArrowException, TypeError) as exc:
+            raise PartitionCorrupt(f"{obj.key}: {exc}") from exc
+
+    pending: list[dict[str, Any]] = []
+    for line in iter_object_lines(s3, bucket, obj, chunk_bytes=chunk_bytes, verify=verify):
+        if not line or line.isspace():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise PartitionCorrupt(f"{obj.key}: a line is not JSON ({exc})") from exc
+        if not isinstance(record, dict):
+            raise PartitionCorrupt(f"{obj.key}: a line is not a JSON object")
+        pending.append(record)
+        if len(pending) == SILVER_BATCH_ROWS:
+            yield from typed(pending)
+            pending = []
+    if pending:
+        yield from typed(pending)
+
+
 def copy_batches(ctx: LoadContext, entity: str, batches: Iterable[pa.RecordBatch],
                  retailer_id: str) -> int:
     """Binary COPY of silver batches into the entity's staging table. Returns the rows.
@@ -256,8 +292,9 @@ def stage_partition(ctx: LoadContext, s3: Any, bucket: str, partition: Partition
     for entity in ENTITIES:
         st = staged[entity] = StagedEntity()
         for obj in partition.objects("silver", entity):
-            batches = iter_silver_batches(s3, bucket, obj, entity, chunk_bytes=chunk_bytes,
-                                          verify=verify)
+            read = iter_json_lines_batches if silver.is_json_lines(obj.key) \
+                else iter_silver_batches
+            batches = read(s3, bucket, obj, entity, chunk_bytes=chunk_bytes, verify=verify)
             n = copy_batches(ctx, entity, batches, partition.retailer_id)
             if verify and obj.records is not None and n != obj.records:
                 raise PartitionCorrupt(f"{obj.key}: {n} records, manifest says {obj.records}")

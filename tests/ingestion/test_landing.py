@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import os
-
-import orjson
 
 from services.ingestion.landing import (
     JsonLinesWriter,
@@ -18,13 +15,9 @@ from services.ingestion.landing import (
 from services.ingestion.normalize import Batch
 from shared import silver
 from tests.factories import generate_day
+from tests.fixtures.ingestion import read_lines, read_silver
 
 DAY = dt.date(2024, 1, 15)
-
-
-def _read_lines(s3, bucket: str, key: str) -> tuple[list[dict], bytes]:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return [orjson.loads(line) for line in gzip.decompress(body).splitlines()], body
 
 
 def _ingestion(settings, **overrides):
@@ -45,15 +38,10 @@ def test_a_large_object_streams_in_multipart_chunks(clean_bucket, settings):
         writer.write(records[start:start + 500])
     assert writer._stream._upload_id is not None  # multipart began before the end
     [landed] = writer.close()
-    lines, body = _read_lines(s3, bucket, landed.key)
+    lines, body = read_lines(s3, bucket, landed.key)
     assert lines == records
     assert landed.records == 2000 and landed.bytes == len(body)
     assert landed.sha256 == hashlib.sha256(body).hexdigest()
-
-
-def _read_silver(s3, bucket: str, key: str, entity: str) -> tuple[list[dict], bytes]:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return list(silver.canonical_records(body, entity)), body
 
 
 def test_an_object_past_part_max_bytes_continues_in_the_next_part(clean_bucket, settings):
@@ -68,7 +56,7 @@ def test_an_object_past_part_max_bytes_continues_in_the_next_part(clean_bucket, 
     landed = writer.close()
     assert [o.key for o in landed] == [f"t/part-{p:05d}.jsonl.gz" for p in range(len(landed))]
     assert len(landed) >= 3
-    read_back = [r for o in landed for r in _read_lines(s3, bucket, o.key)[0]]
+    read_back = [r for o in landed for r in read_lines(s3, bucket, o.key)[0]]
     assert read_back == [r for b in batches for r in b]
     assert sum(o.records for o in landed) == 200
 
@@ -86,7 +74,7 @@ def test_silver_is_typed_parquet_in_row_groups_and_bounded_parts(clean_bucket, s
     assert len(landed) >= 2 and sum(o.records for o in landed) == len(lines)
     read_back = []
     for o in landed:
-        records, body = _read_silver(s3, bucket, o.key, "order_lines")
+        records, body = read_silver(s3, bucket, o.key, "order_lines")
         assert (o.records, o.bytes, o.sha256) == \
             (len(records), len(body), hashlib.sha256(body).hexdigest())
         parquet = silver.open_object(body, "order_lines")
@@ -171,6 +159,6 @@ def test_writes_keep_their_order_through_the_background_thread(clean_bucket, set
     for page in pages:
         writer.normalized(Batch({"orders": page}, []))
     [landed] = writer.close()
-    records, _ = _read_silver(s3, bucket, landed.key, "orders")
+    records, _ = read_silver(s3, bucket, landed.key, "orders")
     assert [r["order_id"] for r in records] == [r["order_id"] for page in pages for r in page]
     assert landed.records == 3000

@@ -185,3 +185,38 @@ def test_a_manifest_of_an_unknown_major_version_is_refused_not_misread(lake):
     assert lake.rows("select step, status from ops.run_step where run_id = :r order by step",
                      r=run_id) == [("ingest", "succeeded"), ("quality", "queued"),
                                    ("transform", "failed")]
+
+
+def test_silver_of_an_older_lake_in_json_lines_loads_as_parquet_does(lake, monkeypatch):
+    from services.transformation import staging
+
+    monkeypatch.setattr(staging, "SILVER_BATCH_ROWS", 7)  # several batches per object
+    parts = three_retailers(orders=25)
+    old_run = new_run(lake.engine, DAY, list(RETAILERS))
+    for p in parts:   # silver as written before it was Parquet, in parts of 20 records
+        lake.land(p, run_id=old_run, json_lines_silver=True, part_lines=20)
+        assert lake.load(old_run, p.retailer_id, DAY).status == "succeeded"
+    finish_run(lake.engine, old_run)
+    assert lake.scalar("select count(*) from warehouse.fact_sales") == sum(
+        len(p.order_lines) for p in parts)
+    before = lake.checksum()
+
+    # The same records as Parquet under a new run: every row is found unchanged.
+    new = new_run(lake.engine, DAY, list(RETAILERS))
+    for p in parts:
+        lake.land(p, run_id=new)
+        sales = lake.load(new, p.retailer_id, DAY).counts["fact_sales"]
+        assert (sales["inserted"], sales["updated"]) == (0, 0)
+        assert sales["unchanged"] == len(p.order_lines)
+    assert lake.checksum() == before
+
+
+def test_a_json_lines_silver_value_that_does_not_fit_its_type_is_refused(lake):
+    data = generate_day("retailer1", DAY, orders=5)
+    data.order_lines[0]["line_total"] = "12.345"  # a third decimal place: never rounded
+    run_id = new_run(lake.engine, DAY, ["retailer1"])
+    lake.land(data, run_id=run_id, json_lines_silver=True)
+    failed = lake.load(run_id, "retailer1", DAY)
+    assert failed.status == "failed" and "PartitionCorrupt" in failed.error
+    assert "order_lines" in failed.error
+    assert lake.scalar("select count(*) from warehouse.fact_sales") == 0
