@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     # each date's late status changes restate the marts of up to three weeks before it,
     # and the first dates have fewer weeks before them. Dates edge..2*edge have a full window.
     settled = statistics.median(per_date[edge:2 * edge]) if len(per_date) >= 3 * edge else None
+    ingest_drift = last_over_first(steps, "ingest")
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "days": args.days, "lines_per_day": args.lines_per_day, "lines": lines,
@@ -249,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         f"dates_{edge}_to_{2 * edge}_median_s": settled and round(settled, 3),
         "last_over_settled": settled and round(last / settled, 2),
         "step_medians_s": steps,
-        "ingest_last_over_first": round(last_over_first(steps, "ingest") or 0, 2) or None,
+        "ingest_last_over_first": ingest_drift and round(ingest_drift, 2),
         "transform_last_over_first_per_ingest": drift_corrected(steps, "transform"),
         "quality_last_over_first_per_ingest": drift_corrected(steps, "quality"),
         "failed_dates": failed,

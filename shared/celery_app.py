@@ -84,8 +84,8 @@ def tune_collector(**_kwargs) -> None:
     ingestion worker) live as long as the process, yet each full collection walked them
     again; they are frozen, in the parent before the pool forks (so the children leave those
     pages shared) and again in each child. Young collections wait for GC_YOUNG_THRESHOLD
-    objects. The ingestion worker spent about 2.1 CPU s per million lines in the collector,
-    0.5 s now (docs/performance.md, round six).
+    objects. The ingestion worker spent 2.0-3.0 CPU s per million lines in the collector,
+    0.1-0.6 s now (docs/performance.md, round six).
     """
     gc.collect()
     gc.freeze()

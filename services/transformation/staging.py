@@ -6,10 +6,10 @@ Arrow batch into PostgreSQL's binary COPY format (in Rust, no Python per value),
 server stores without parsing text. Silver objects of an older lake (gzipped JSON lines,
 before silver was Parquet) are typed batch by batch as ingestion types pages, then copied
 the same way. Rejected objects (gzipped JSON lines) are inflated and split as they arrive
-and written with psycopg 3's `copy.write_row`. Nothing holds a whole
-object in memory. Duplicate natural keys inside the partition (a retailer serving a line
-twice is a real fault) are then removed, because one `INSERT ... ON CONFLICT DO UPDATE`
-cannot touch the same row twice.
+and written with psycopg 3's `copy.write_row`. Nothing holds a whole object in memory.
+Duplicate natural keys inside the partition (a retailer serving a line twice is a real
+fault) are then removed, because one `INSERT ... ON CONFLICT DO UPDATE` cannot touch the
+same row twice.
 """
 
 from __future__ import annotations
